@@ -1,0 +1,190 @@
+"""The ``urbanops`` command: serve, database, keys, demo city; domains mount their sub-apps."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from urbanops.errors import UrbanOpsError
+from urbanops.settings import Settings
+
+app = typer.Typer(
+    help="UrbanOps: open smart-city operations platform.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys and roles.", no_args_is_help=True)
+demo_app = typer.Typer(help="The demo city.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
+app.add_typer(demo_app, name="demo")
+
+err = Console(stderr=True)
+out = Console()
+
+
+def _fail(message: str) -> NoReturn:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(code=1)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except Exception as exc:  # pydantic's ValidationError: bad URBANOPS_* values
+        _fail(f"invalid settings: {exc}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port")] = 8000,
+    migrate: Annotated[bool, typer.Option(help="Run database migrations first")] = True,
+) -> None:
+    """Serve the REST API (OpenAPI docs at /docs) until Ctrl-C."""
+    import uvicorn
+
+    from urbanops.api import create_app
+    from urbanops.storage.engine import upgrade
+
+    settings = _settings()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if migrate:
+            upgrade(settings)
+        application = create_app(settings)
+    except UrbanOpsError as exc:
+        _fail(exc.detail)
+    except Exception as exc:
+        _fail(f"cannot start: {type(exc).__name__}: {exc}")
+    out.print(
+        f"UrbanOps on http://{host}:{port} (docs at /docs, SensorThings at /sta/v1.1); "
+        f"database: {application.state.engine.dialect.name}"
+    )
+    config = uvicorn.Config(application, host=host, port=port, log_level="info", access_log=False)
+    server = uvicorn.Server(config)
+    with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C during shutdown
+        server.run()
+    out.print("UrbanOps stopped.")
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision")] = "head") -> None:
+    """Create the database or migrate it to the newest schema."""
+    from urbanops.storage.engine import current_revision, engine_for, upgrade
+
+    settings = _settings()
+    try:
+        upgrade(settings, revision)
+    except Exception as exc:
+        _fail(f"migration failed: {type(exc).__name__}: {exc}")
+    rev = current_revision(engine_for(settings.sqlalchemy_url))
+    out.print(f"database at revision {rev} ({engine_for(settings.sqlalchemy_url).dialect.name})")
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[str, typer.Option(help="admin, operator, viewer or device")],
+    thing: Annotated[int | None, typer.Option(help="Thing id a device key writes for")] = None,
+    name: Annotated[str, typer.Option(help="A label, e.g. the device or the person")] = "",
+) -> None:
+    """Create an API key. The key is printed once, as the last line."""
+    from urbanops.core.keys import create_key
+    from urbanops.storage.engine import engine_for, upgrade
+
+    settings = _settings()
+    upgrade(settings)
+    try:
+        with engine_for(settings.sqlalchemy_url).begin() as conn:
+            key_id, key = create_key(conn, role, thing_id=thing, name=name)
+    except UrbanOpsError as exc:
+        _fail(exc.detail)
+    err.print(f"created {role} key id {key_id}; store it now, it is not shown again:")
+    sys.stdout.write(key + "\n")
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List keys (id, prefix, role, thing, state); secrets are never shown."""
+    from urbanops.core.keys import list_keys
+    from urbanops.storage.engine import engine_for, upgrade
+
+    settings = _settings()
+    upgrade(settings)
+    with engine_for(settings.sqlalchemy_url).connect() as conn:
+        rows = list_keys(conn)
+    table = Table("id", "prefix", "role", "thing", "name", "created", "state")
+    for r in rows:
+        table.add_row(
+            str(r["id"]),
+            r["prefix"],
+            r["role"],
+            str(r["thing_id"] or ""),
+            r["name"],
+            r["created_at"].isoformat(timespec="seconds"),
+            "revoked" if r["revoked_at"] else "active",
+        )
+    out.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[int, typer.Argument(help="Key id (see keys list)")]) -> None:
+    """Revoke a key; it is refused from then on."""
+    from urbanops.core.keys import revoke_key
+    from urbanops.storage.engine import engine_for, upgrade
+
+    settings = _settings()
+    upgrade(settings)
+    try:
+        with engine_for(settings.sqlalchemy_url).begin() as conn:
+            revoke_key(conn, key_id)
+    except UrbanOpsError as exc:
+        _fail(exc.detail)
+    out.print(f"key {key_id} revoked")
+
+
+@demo_app.command("load")
+def demo_load(
+    days: Annotated[int, typer.Option(min=1, max=31, help="Days of observations")] = 7,
+    if_empty: Annotated[
+        bool, typer.Option("--if-empty", help="Do nothing if Things exist")
+    ] = False,
+    seed: Annotated[int, typer.Option(help="Random seed of the synthetic readings")] = 42,
+) -> None:
+    """Load the demo city: Seoul's districts, ~200 S-DoT street sensors, a week of readings."""
+    from urbanops.demo.load import load_demo
+    from urbanops.storage.engine import engine_for, upgrade
+
+    settings = _settings()
+    upgrade(settings)
+    engine = engine_for(settings.sqlalchemy_url)
+    try:
+        summary = load_demo(
+            engine,
+            days=days,
+            seed=seed,
+            if_empty=if_empty,
+            progress=lambda msg: err.print(msg, highlight=False),
+        )
+    except UrbanOpsError as exc:
+        _fail(exc.detail)
+    out.print(summary)
+
+
+def main() -> None:
+    """Entry point that turns stray UrbanOps errors into one line and exit code 1."""
+    try:
+        app()
+    except UrbanOpsError as exc:
+        _fail(exc.detail)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Core pieces that two or more domains need: time, geometry, the sensing model."""

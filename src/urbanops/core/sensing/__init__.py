@@ -1,0 +1,1 @@
+"""The OGC SensorThings sensing model: entities, OData query options, reads and writes."""

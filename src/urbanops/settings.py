@@ -1,0 +1,53 @@
+"""Settings, read once from ``URBANOPS_*`` environment variables and passed explicitly."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """All runtime settings of UrbanOps.
+
+    Every field can be set with an environment variable named ``URBANOPS_<FIELD>``, e.g.
+    ``URBANOPS_DATABASE_URL=postgresql+psycopg://user@host/db``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="URBANOPS_", extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path("var"), description="Folder for the embedded database and files"
+    )
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default is SQLite at <data_dir>/urbanops.db"
+    )
+    city_timezone: str = "Asia/Seoul"
+    metric_crs: str = "EPSG:5186"
+    public_base_url: str | None = Field(
+        default=None, description="Base URL used in @iot.selfLink; default is the request's own"
+    )
+    max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    max_top: int = Field(default=10_000, ge=1, description="Largest $top a client may ask for")
+    default_top: int = Field(default=100, ge=1)
+    max_latest_datastreams: int = Field(default=10_000, ge=1)
+    max_bulk_observations: int = Field(default=100_000, ge=1)
+    max_expand_depth: int = Field(default=3, ge=1)
+    anonymous_read: bool = Field(
+        default=False, description="Let anyone read every Thing (otherwise only public Things)"
+    )
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The database URL, defaulting to the embedded SQLite file under ``data_dir``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'urbanops.db').resolve()}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings from the environment (cached; tests build their own ``Settings``)."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy engine and tables of the core, Alembic migrations (SQLite and PostgreSQL)."""

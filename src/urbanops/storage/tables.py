@@ -1,0 +1,207 @@
+"""Tables of the core: the SensorThings sensing model, zones and API keys.
+
+Table names are plain STA entity names in snake case. Domains add their own tables, prefixed with
+the domain name (``parking_*``), to the same :data:`metadata` so Alembic sees them.
+
+Two queries are hot and the schema is shaped for them:
+
+* *latest observation per datastream* is served by ``datastreams.last_observation_id``, kept up to
+  date by the write path, so the dashboard's read of 10,000 datastreams is one primary-key join;
+* *one datastream over a time range* is served by the unique index
+  ``(datastream_id, phenomenon_time_start)``, which also makes writes idempotent.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from urbanops.storage.types import Geometry, UTCDateTime
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+
+#: Kinds of observation result, stored in ``observations.result_kind``.
+RESULT_NUMBER, RESULT_STRING, RESULT_BOOL, RESULT_JSON = 0, 1, 2, 3
+
+
+def _id() -> Column[int]:
+    return Column("id", Integer, primary_key=True, autoincrement=True)
+
+
+things = Table(
+    "things",
+    metadata,
+    _id(),
+    Column("name", String(255), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("properties", JSON),
+    Column("is_public", Boolean, nullable=False, default=False),
+)
+
+locations = Table(
+    "locations",
+    metadata,
+    _id(),
+    Column("name", String(255), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("encoding_type", String(100), nullable=False, default="application/geo+json"),
+    Column("location", Geometry(), nullable=False),
+    Column("properties", JSON),
+)
+
+thing_locations = Table(
+    "thing_locations",
+    metadata,
+    Column("thing_id", ForeignKey("things.id", ondelete="CASCADE"), primary_key=True),
+    Column("location_id", ForeignKey("locations.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_thing_locations_location", "location_id"),
+)
+
+historical_locations = Table(
+    "historical_locations",
+    metadata,
+    _id(),
+    Column("thing_id", ForeignKey("things.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("time", UTCDateTime(), nullable=False),
+)
+
+historical_location_locations = Table(
+    "historical_location_locations",
+    metadata,
+    Column(
+        "historical_location_id",
+        ForeignKey("historical_locations.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("location_id", ForeignKey("locations.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_hll_location", "location_id"),
+)
+
+sensors = Table(
+    "sensors",
+    metadata,
+    _id(),
+    Column("name", String(255), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("encoding_type", String(100), nullable=False),
+    Column("metadata", JSON, nullable=False),
+    Column("properties", JSON),
+)
+
+observed_properties = Table(
+    "observed_properties",
+    metadata,
+    _id(),
+    Column("name", String(255), nullable=False),
+    Column("definition", String(1000), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("properties", JSON),
+)
+
+datastreams = Table(
+    "datastreams",
+    metadata,
+    _id(),
+    Column("name", String(255), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("observation_type", String(255), nullable=False),
+    Column("unit_of_measurement", JSON, nullable=False),
+    Column("observed_area", Geometry()),
+    Column("phenomenon_time_start", UTCDateTime()),
+    Column("phenomenon_time_end", UTCDateTime()),
+    Column("result_time_start", UTCDateTime()),
+    Column("result_time_end", UTCDateTime()),
+    Column("properties", JSON),
+    Column("thing_id", ForeignKey("things.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("sensor_id", ForeignKey("sensors.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column(
+        "observed_property_id",
+        ForeignKey("observed_properties.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    # Denormalised pointer to the newest observation (by phenomenon time), kept by the write path.
+    Column("last_observation_id", BigInteger().with_variant(Integer, "sqlite")),
+    Column("last_observation_time", UTCDateTime()),
+)
+
+features_of_interest = Table(
+    "features_of_interest",
+    metadata,
+    _id(),
+    Column("name", String(255), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("encoding_type", String(100), nullable=False, default="application/geo+json"),
+    Column("feature", Geometry(), nullable=False),
+    Column("properties", JSON),
+    # Set when the server generated the feature from a Thing's Location (STA 1.1, 9.2.4).
+    Column("source_location_id", ForeignKey("locations.id", ondelete="SET NULL"), index=True),
+)
+
+observations = Table(
+    "observations",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("datastream_id", ForeignKey("datastreams.id", ondelete="CASCADE"), nullable=False),
+    Column("feature_of_interest_id", ForeignKey("features_of_interest.id", ondelete="CASCADE")),
+    Column("phenomenon_time_start", UTCDateTime(), nullable=False),
+    Column("phenomenon_time_end", UTCDateTime()),
+    Column("result_time", UTCDateTime()),
+    Column("result_kind", SmallInteger, nullable=False, default=RESULT_NUMBER),
+    Column("result_number", Float),
+    Column("result_string", Text),
+    Column("result_json", JSON),
+    Column("result_quality", JSON),
+    Column("valid_time_start", UTCDateTime()),
+    Column("valid_time_end", UTCDateTime()),
+    Column("parameters", JSON),
+    UniqueConstraint("datastream_id", "phenomenon_time_start", name="uq_observations_stream_time"),
+)
+
+zones = Table(
+    "zones",
+    metadata,
+    _id(),
+    Column("name", String(255), nullable=False),
+    Column("kind", String(50), nullable=False, default="district"),
+    Column("code", String(50)),
+    Column("geometry", Geometry(), nullable=False),
+    Column("properties", JSON),
+    UniqueConstraint("kind", "name", name="uq_zones_kind_name"),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    _id(),
+    Column("prefix", String(16), nullable=False, unique=True),
+    Column("key_hash", String(128), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("thing_id", ForeignKey("things.id", ondelete="CASCADE")),
+    Column("name", String(255), nullable=False, default=""),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("revoked_at", UTCDateTime()),
+)
