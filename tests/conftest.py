@@ -140,9 +140,11 @@ def postgres() -> Iterator[PostgresCluster]:
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     d = tmp_path_factory.mktemp("sqlite-template")
-    upgrade(Settings(data_dir=d))
-    for suffix in ("-wal", "-shm"):
-        Path(str(d / "urbanops.db") + suffix).unlink(missing_ok=True)
+    settings = Settings(data_dir=d)
+    upgrade(settings)
+    from urbanops.storage.engine import engine_for
+
+    engine_for(settings.sqlalchemy_url).dispose()  # closing checkpoints the WAL into the file
     return d / "urbanops.db"
 
 
