@@ -90,11 +90,10 @@ async def read_json(request: Request, settings: Settings) -> Any:
     limit = settings.max_body_bytes
     declared = request.headers.get("content-length")
     if declared is not None:
-        try:
-            if int(declared) > limit:
-                raise PayloadTooLargeError(f"body larger than {limit} bytes")
-        except ValueError:
-            raise ValidationError("invalid Content-Length header") from None
+        if not declared.isdigit():
+            raise ValidationError("invalid Content-Length header")
+        if int(declared) > limit:
+            raise PayloadTooLargeError(f"body larger than {limit} bytes")
     ctype = request.headers.get("content-type", "application/json").split(";")[0].strip()
     if ctype not in ("application/json", "application/geo+json", "text/plain", ""):
         raise ValidationError(

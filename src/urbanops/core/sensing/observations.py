@@ -311,9 +311,7 @@ def _datastreams(conn: Connection, ids: list[int]) -> dict[int, int]:
                 select(t.datastreams.c.id, t.datastreams.c.thing_id).where(
                     t.datastreams.c.id.in_(part)
                 )
-            )
-            .tuples()
-            .all()
+            ).all()
         )
     return out
 

@@ -130,15 +130,24 @@ class Reader:
         order.append(alias.c.id.asc())
         return order
 
-    def _check_select(self, entity: Entity, opts: QueryOptions) -> None:
-        if not opts.select:
-            return
-        allowed = {"id", "@iot.id", "@iot.selfLink", *entity.props, *entity.navs}
-        for name in opts.select:
-            if name not in allowed:
+    def _check_select(self, entity: Entity, opts: QueryOptions, depth: int = 0) -> None:
+        """Validate $select names and the whole $expand tree before running any query."""
+        if opts.select:
+            allowed = {"id", "@iot.id", "@iot.selfLink", *entity.props, *entity.navs}
+            for name in opts.select:
+                if name not in allowed:
+                    raise QueryError(
+                        f"$select: {entity.name} has no property {name!r}", field="$select"
+                    )
+        for item in opts.expand:
+            nav = entity.navs.get(item.name)
+            if nav is None:
                 raise QueryError(
-                    f"$select: {entity.name} has no property {name!r}", field="$select"
+                    f"$expand: {entity.name} has no navigation property {item.name!r}",
+                    field="$expand",
                 )
+            inner = self.options(item.options, depth=depth + 1)
+            self._check_select(ENTITIES[nav.target], inner, depth + 1)
 
     # -- public reads ---------------------------------------------------------------------
     def collection(
@@ -239,7 +248,7 @@ class Reader:
             )
         target = ENTITIES[nav.target]
         opts = self.options(item.options, depth=depth)
-        self._check_select(target, opts)
+        self._check_select(target, opts, depth)
         src = entity.table.alias("src")
         dst = target.table.alias("e")
         conds = self._base_conditions(target, dst, opts)
