@@ -274,6 +274,8 @@ class FilterTranslator:
             if op == "ne":
                 return col.is_not(None)
             raise QueryError(f"$filter: '{op}' cannot compare with null", field="$filter")
+        if op not in ("eq", "ne") and "bool" in (a.kind, b.kind):
+            raise QueryError(f"$filter: '{op}' cannot compare true/false values", field="$filter")
         left, right = self._coerce_pair(a, b)
         if isinstance(left, int | float | str | datetime) and isinstance(
             right, int | float | str | datetime

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy import Connection, and_, func, literal_column, select, true
+from sqlalchemy.exc import DataError, ProgrammingError
 from sqlalchemy.sql.elements import ColumnElement
 
 from urbanops.core.sensing.entities import ENTITIES, Entity, Nav
@@ -149,6 +150,19 @@ class Reader:
             inner = self.options(item.options, depth=depth + 1)
             self._check_select(ENTITIES[nav.target], inner, depth + 1)
 
+    def _run(self, stmt: Any) -> Any:
+        """Execute a read; a query the database cannot evaluate (e.g. comparing text
+        properties with numbers on PostgreSQL) is the client's error, not a server fault."""
+        try:
+            return self.conn.execute(stmt)
+        except (DataError, ProgrammingError) as exc:
+            if self.conn.in_transaction():
+                self.conn.rollback()
+            reason = str(exc.orig).splitlines()[0] if exc.orig else "invalid query"
+            raise QueryError(
+                f"$filter/$orderby cannot be evaluated: {reason}", field="$filter"
+            ) from None
+
     # -- public reads ---------------------------------------------------------------------
     def collection(
         self, entity: Entity, opts: QueryOptions, *, parent: Parent | None = None, path: str
@@ -168,7 +182,7 @@ class Reader:
         where = and_(true(), *conds)
         out: dict[str, Any] = {}
         if opts.count:
-            out["@iot.count"] = self.conn.execute(
+            out["@iot.count"] = self._run(
                 select(func.count()).select_from(alias).where(where)
             ).scalar_one()
         if opts.top == 0:
@@ -181,7 +195,7 @@ class Reader:
             .limit(opts.top + 1)
             .offset(opts.skip)
         )
-        rows = self.conn.execute(stmt).all()
+        rows = self._run(stmt).all()
         more = len(rows) > opts.top
         rows = rows[: opts.top]
         cols = [c.name for c in alias.columns]
@@ -198,7 +212,7 @@ class Reader:
         self._check_select(entity, opts)
         alias = entity.table.alias("e")
         conds = [*self._base_conditions(entity, alias, opts), alias.c.id == ident]
-        row = self.conn.execute(select(alias).where(and_(*conds))).first()
+        row = self._run(select(alias).where(and_(*conds))).first()
         if row is None:
             raise NotFoundError(f"{entity.set_name}({ident}) does not exist")
         cols = [c.name for c in alias.columns]
@@ -276,7 +290,7 @@ class Reader:
         else:
             stmt = select(dst, parent_col).select_from(src).join(dst, true()).where(and_(*conds))
         ncols = len(cols)
-        for row in self.conn.execute(stmt):
+        for row in self._run(stmt):
             by_parent[row[ncols]].append(row[:ncols])
         counts: dict[int, int] = {}
         if nav.many and opts.count:
@@ -287,7 +301,7 @@ class Reader:
                 .where(and_(*conds))
                 .group_by(src.c.id)
             )
-            counts = {pid: n for pid, n in self.conn.execute(cstmt)}
+            counts = {pid: n for pid, n in self._run(cstmt)}
         for ident, entry in zip(ids, out, strict=True):
             rows = by_parent.get(ident, [])
             if nav.many:

@@ -1,0 +1,96 @@
+"""The ``urbanops`` command: keys, database, demo city, serve and clean shutdown."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import LiveServer
+
+
+def run(
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "urbanops.cli.main", *args],
+        env={**os.environ, "URBANOPS_DATA_DIR": str(tmp_path), **(env or {})},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+
+
+def test_help_lists_commands(tmp_path: Path) -> None:
+    r = run(tmp_path, "--help")
+    assert r.returncode == 0
+    for cmd in ("serve", "db", "keys", "demo"):
+        assert cmd in r.stdout
+
+
+def test_keys_create_list_revoke(tmp_path: Path) -> None:
+    r = run(tmp_path, "keys", "create", "--role", "admin", "--name", "ops desk")
+    assert r.returncode == 0, r.stderr
+    key = r.stdout.strip().splitlines()[-1]
+    assert key.startswith("uo_")
+    listing = run(tmp_path, "keys", "list")
+    assert "admin" in listing.stdout and "ops desk" in listing.stdout
+    assert key.split("_")[2] not in listing.stdout  # the secret is never shown again
+    assert run(tmp_path, "keys", "revoke", "1").returncode == 0
+    assert "revoked" in run(tmp_path, "keys", "list").stdout
+    again = run(tmp_path, "keys", "revoke", "1")
+    assert again.returncode == 1 and "no active key" in again.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["keys", "create", "--role", "king"], "unknown role"),
+        (["keys", "create", "--role", "device"], "needs --thing"),
+        (["keys", "create", "--role", "device", "--thing", "42"], "does not exist"),
+        (["keys", "create", "--role", "viewer", "--thing", "1"], "only device keys"),
+    ],
+)
+def test_keys_bad_input(tmp_path: Path, args: list[str], message: str) -> None:
+    r = run(tmp_path, *args)
+    assert r.returncode == 1
+    assert message in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_db_upgrade_is_repeatable_and_bad_url_fails_cleanly(tmp_path: Path) -> None:
+    assert "revision 0001" in run(tmp_path, "db", "upgrade").stdout
+    assert run(tmp_path, "db", "upgrade").returncode == 0
+    bad = run(tmp_path, "db", "upgrade", env={"URBANOPS_DATABASE_URL": "nosuchdb://x"})
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+
+
+def test_demo_load_if_empty(tmp_path: Path) -> None:
+    r = run(tmp_path, "demo", "load", "--days", "1")
+    assert r.returncode == 0, r.stderr
+    assert "200 sensors" in r.stdout and "25 districts" in r.stdout
+    again = run(tmp_path, "demo", "load", "--if-empty")
+    assert "already holds" in again.stdout
+    bad = run(tmp_path, "demo", "load", "--days", "0")
+    assert bad.returncode != 0
+
+
+def test_serve_answers_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    server = LiveServer(tmp_path / "var")
+    try:
+        assert httpx.get(server.url + "/docs").status_code == 200
+        spec = httpx.get(server.url + "/openapi.json").json()
+        assert "/sta/v1.1/Things" in spec["paths"]
+    finally:
+        server.proc.send_signal(signal.SIGINT)
+        out, _ = server.proc.communicate(timeout=20)
+    text = out.decode()
+    assert server.proc.returncode == 0, text
+    assert "Traceback" not in text
+    assert "UrbanOps stopped" in text
