@@ -19,8 +19,8 @@ from pathlib import Path
 
 import httpx
 import orjson
-from common import LiveServer, PostgresCluster, machine
 
+from common import LiveServer, PostgresCluster, machine
 from urbanops.core.keys import create_key
 from urbanops.core.sensing.write import Writer
 from urbanops.settings import Settings
@@ -37,11 +37,20 @@ def _setup(url: str) -> tuple[list[int], str]:
         sensor = w.create("Sensors", {"name": "s", "encodingType": "text/plain", "metadata": ""})
         prop = w.create("ObservedProperties", {"name": "t", "definition": "http://x"})
         thing = w.create("Things", {"name": "bench"})
-        ds = [w.create("Datastreams", {
-            "name": f"ds{i}", "observationType": "OM_Measurement",
-            "unitOfMeasurement": {"name": "degC", "symbol": "degC", "definition": ""},
-            "Thing": {"@iot.id": thing}, "Sensor": {"@iot.id": sensor},
-            "ObservedProperty": {"@iot.id": prop}}) for i in range(N_STREAMS)]
+        ds = [
+            w.create(
+                "Datastreams",
+                {
+                    "name": f"ds{i}",
+                    "observationType": "OM_Measurement",
+                    "unitOfMeasurement": {"name": "degC", "symbol": "degC", "definition": ""},
+                    "Thing": {"@iot.id": thing},
+                    "Sensor": {"@iot.id": sensor},
+                    "ObservedProperty": {"@iot.id": prop},
+                },
+            )
+            for i in range(N_STREAMS)
+        ]
         key = create_key(conn, "admin")[1]
     engine.dispose()
     return ds, key
@@ -50,27 +59,39 @@ def _setup(url: str) -> tuple[list[int], str]:
 def _rows(ds: list[int], n: int, offset_days: int) -> list[tuple[int, datetime, float]]:
     t0 = datetime(2024, 1, 1, tzinfo=UTC) + timedelta(days=offset_days)
     per = n // len(ds)
-    return [(d, t0 + timedelta(seconds=60 * i), 20.0 + (i % 97) / 10)
-            for d in ds for i in range(per)]
+    return [
+        (d, t0 + timedelta(seconds=60 * i), 20.0 + (i % 97) / 10) for d in ds for i in range(per)
+    ]
 
 
 def _bodies(rows: list[tuple[int, datetime, float]]) -> list[bytes]:
     bodies = []
     for start in range(0, len(rows), BATCH):
-        chunk = rows[start:start + BATCH]
+        chunk = rows[start : start + BATCH]
         groups: dict[int, list[list[object]]] = {}
         for d, t, v in chunk:
             groups.setdefault(d, []).append([t.strftime("%Y-%m-%dT%H:%M:%SZ"), v])
-        bodies.append(orjson.dumps([{"Datastream": {"@iot.id": d},
-                                     "components": ["phenomenonTime", "result"],
-                                     "dataArray": arr} for d, arr in groups.items()]))
+        bodies.append(
+            orjson.dumps(
+                [
+                    {
+                        "Datastream": {"@iot.id": d},
+                        "components": ["phenomenonTime", "result"],
+                        "dataArray": arr,
+                    }
+                    for d, arr in groups.items()
+                ]
+            )
+        )
     return bodies
 
 
 def _http_ingest(url: str, key: str, bodies: list[bytes]) -> float:
-    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}",
-                                             "Content-Type": "application/json"},
-                      timeout=120) as client:
+    with httpx.Client(
+        base_url=url,
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+        timeout=120,
+    ) as client:
         client.post("/sta/v1.1/CreateObservations", content=bodies[0])  # warm-up (re-sent)
         t0 = time.perf_counter()
         for body in bodies:
@@ -95,7 +116,7 @@ def bench_sqlite(n: int) -> tuple[float, float]:
     # Baseline: raw executemany of the same rows into the same schema, same pragmas.
     base = Settings(data_dir=tmp / "raw")
     upgrade(base)
-    ds_raw, _ = _setup(base.sqlalchemy_url)
+    _setup(base.sqlalchemy_url)
     conn = sqlite3.connect(tmp / "raw" / "urbanops.db")
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
@@ -103,9 +124,11 @@ def bench_sqlite(n: int) -> tuple[float, float]:
     params = [(d, int((t - epoch).total_seconds() * 1_000_000), v, 0) for d, t, v in rows]
     t0 = time.perf_counter()
     for start in range(0, len(params), BATCH):
-        conn.executemany("INSERT INTO observations (datastream_id, phenomenon_time_start, "
-                         "result_number, result_kind) VALUES (?,?,?,?)",
-                         params[start:start + BATCH])
+        conn.executemany(
+            "INSERT INTO observations (datastream_id, phenomenon_time_start, "
+            "result_number, result_kind) VALUES (?,?,?,?)",
+            params[start : start + BATCH],
+        )
         conn.commit()
     raw_rate = len(params) / (time.perf_counter() - t0)
     conn.close()
@@ -136,10 +159,14 @@ def bench_postgres(n: int) -> tuple[float, float]:
         with psycopg.connect(dsn) as conn:
             t0 = time.perf_counter()
             for start in range(0, len(rows), BATCH):
-                with conn.cursor() as cur, cur.copy(
+                with (
+                    conn.cursor() as cur,
+                    cur.copy(
                         "COPY observations (datastream_id, phenomenon_time_start, "
-                        "result_number, result_kind) FROM STDIN") as copy:
-                    for d, t, v in rows[start:start + BATCH]:
+                        "result_number, result_kind) FROM STDIN"
+                    ) as copy,
+                ):
+                    for d, t, v in rows[start : start + BATCH]:
                         copy.write_row((d, t, v, 0))
                 conn.commit()
             raw_rate = len(rows) / (time.perf_counter() - t0)
@@ -155,12 +182,16 @@ def main() -> None:
     args = parser.parse_args()
     print(f"machine: {machine()}")
     api, raw = bench_sqlite(args.observations)
-    print(f"SQLite     HTTP CreateObservations: {api:>10,.0f} obs/s | raw executemany: "
-          f"{raw:>10,.0f} obs/s | ratio {api / raw:.2f}")
+    print(
+        f"SQLite     HTTP CreateObservations: {api:>10,.0f} obs/s | raw executemany: "
+        f"{raw:>10,.0f} obs/s | ratio {api / raw:.2f}"
+    )
     if not args.skip_postgres:
         api, raw = bench_postgres(args.observations)
-        print(f"PostgreSQL HTTP CreateObservations: {api:>10,.0f} obs/s | raw COPY:        "
-              f"{raw:>10,.0f} obs/s | ratio {api / raw:.2f}")
+        print(
+            f"PostgreSQL HTTP CreateObservations: {api:>10,.0f} obs/s | raw COPY:        "
+            f"{raw:>10,.0f} obs/s | ratio {api / raw:.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -50,8 +50,11 @@ def _pg_version() -> str:
 
 def percentile(values: list[float], q: float) -> float:
     """The q-th percentile (0-100) of ``values``."""
-    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1] if q < 100 else max(
-        values)
+    return (
+        statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+        if q < 100
+        else max(values)
+    )
 
 
 def timed(fn: Callable[[], object], repeat: int) -> list[float]:

@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from urbanops import __version__
 from urbanops.api.deps import EngineDep, PrincipalDep, SettingsDep
-from urbanops.core.latest import latest_observations, parse_bbox, parse_id_list
+from urbanops.core.latest import latest_json, parse_bbox, parse_id_list
 from urbanops.core.zones import zones_geojson
 from urbanops.storage.engine import current_revision
 
@@ -51,7 +51,7 @@ def latest(
     )
     box = parse_bbox(bbox) if bbox is not None else None
     with engine.connect() as conn:
-        rows = latest_observations(
+        rows = latest_json(
             conn,
             datastream_ids=ids,
             bbox=box,
@@ -59,7 +59,8 @@ def latest(
             public_only=not (principal.can_read_all or settings.anonymous_read),
             limit=settings.max_latest_datastreams,
         )
-    return _json({"count": len(rows), "value": rows})
+    body = f'{{"count":{len(rows)},"value":[{",".join(rows)}]}}'
+    return Response(body, media_type="application/json")
 
 
 @router.get("/api/v1/zones", summary="City zones (districts) as GeoJSON")

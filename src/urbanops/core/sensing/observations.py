@@ -24,6 +24,8 @@ import orjson
 from sqlalchemy import Connection, bindparam, func, select, text, update
 
 from urbanops.core.sensing import validate as v
+from urbanops.core.sensing.serialize import result_value
+from urbanops.core.timeutil import format_time
 from urbanops.errors import NotFoundError, PermissionDeniedError, ValidationError
 from urbanops.storage import tables as t
 from urbanops.storage.types import UTCDateTime, to_epoch_us
@@ -577,69 +579,97 @@ def _lookup_ids(conn: Connection, rows: Sequence[ObservationRow]) -> list[int]:
     return [found[(r.datastream_id, to_epoch_us(r.phenomenon_start))] for r in rows]
 
 
-_UPDATE_STREAM = """
+_LATER = "last_observation_time IS NULL OR last_observation_time < :latest"
+_LATEST_COLUMNS = {
+    "last_observation_id": "latest_id",
+    "last_observation_time": "latest",
+    "last_value_json": "latest_value",
+}
+_UPDATE_STREAM = (
+    """
 UPDATE datastreams SET
   phenomenon_time_start = CASE WHEN phenomenon_time_start IS NULL
     OR phenomenon_time_start > :pmin THEN :pmin ELSE phenomenon_time_start END,
   phenomenon_time_end = CASE WHEN phenomenon_time_end IS NULL
     OR phenomenon_time_end < :pmax THEN :pmax ELSE phenomenon_time_end END,
-  last_observation_id = CASE WHEN last_observation_time IS NULL
-    OR last_observation_time < :latest THEN :latest_id ELSE last_observation_id END,
-  last_observation_time = CASE WHEN last_observation_time IS NULL
-    OR last_observation_time < :latest THEN :latest ELSE last_observation_time END,
   result_time_start = CASE WHEN :rmin IS NULL THEN result_time_start
     WHEN result_time_start IS NULL OR result_time_start > :rmin THEN :rmin
     ELSE result_time_start END,
   result_time_end = CASE WHEN :rmax IS NULL THEN result_time_end
     WHEN result_time_end IS NULL OR result_time_end < :rmax THEN :rmax
-    ELSE result_time_end END
-WHERE id = :id
+    ELSE result_time_end END,
 """
+    + ",\n".join(
+        f"  {col} = CASE WHEN {_LATER} THEN :{param} ELSE {col} END"
+        for col, param in _LATEST_COLUMNS.items()
+    )
+    + "\nWHERE id = :id"
+)
+
+
+def value_json(r: ObservationRow) -> str:
+    """``"phenomenonTime":...,"resultTime":...,"result":...`` of an observation (JSON members)."""
+    pt = format_time(r.phenomenon_start)
+    if r.phenomenon_end is not None:
+        pt = f"{pt}/{format_time(r.phenomenon_end)}"
+    rt = format_time(r.result_time) if r.result_time is not None else None
+    res = result_value(r.result_kind, r.result_number, r.result_string, r.result_json)
+    return orjson.dumps({"phenomenonTime": pt, "resultTime": rt, "result": res})[1:-1].decode()
+
+
+def _latest_params(r: ObservationRow | None, oid: int | None) -> dict[str, Any]:
+    """Parameters of the latest-value columns for observation ``r`` (None clears them)."""
+    if r is None:
+        return {"latest_id": None, "latest": None, "latest_value": None}
+    return {"latest_id": oid, "latest": r.phenomenon_start, "latest_value": value_json(r)}
+
+
+def _update_statement() -> Any:
+    times = ("pmin", "pmax", "rmin", "rmax", "latest")
+    return text(_UPDATE_STREAM).bindparams(*(bindparam(n, type_=UTCDateTime()) for n in times))
 
 
 def _update_datastreams(conn: Connection, rows: Sequence[ObservationRow], ids: list[int]) -> None:
-    """Advance each datastream's latest pointer and widen its time extents (one executemany).
+    """Advance each datastream's latest value and widen its time extents (one executemany).
 
-    The conditional update is atomic per row, so concurrent writers never move the pointer
-    backwards.
+    The datastream row keeps a copy of its newest observation (by phenomenon time) so that the
+    dashboard's "latest of 10,000 datastreams" reads one small table. The conditional update is
+    atomic per row, so concurrent writers never move it backwards.
     """
     stats: dict[int, list[Any]] = {}
-    for r, oid in zip(rows, ids, strict=True):
+    for i, r in enumerate(rows):
         end = r.phenomenon_end or r.phenomenon_start
         st = stats.get(r.datastream_id)
         if st is None:
-            stats[r.datastream_id] = [
-                r.phenomenon_start,
-                end,
-                r.phenomenon_start,
-                oid,
-                r.result_time,
-                r.result_time,
-            ]
+            stats[r.datastream_id] = [r.phenomenon_start, end, i, r.result_time, r.result_time]
             continue
         if r.phenomenon_start < st[0]:
             st[0] = r.phenomenon_start
         if end > st[1]:
             st[1] = end
-        if r.phenomenon_start > st[2]:
-            st[2], st[3] = r.phenomenon_start, oid
+        if r.phenomenon_start > rows[st[2]].phenomenon_start:
+            st[2] = i
         if r.result_time is not None:
-            st[4] = r.result_time if st[4] is None else min(st[4], r.result_time)
-            st[5] = r.result_time if st[5] is None else max(st[5], r.result_time)
-    stmt = text(_UPDATE_STREAM).bindparams(
-        *(bindparam(n, type_=UTCDateTime()) for n in ("pmin", "pmax", "latest", "rmin", "rmax"))
-    )
+            st[3] = r.result_time if st[3] is None else min(st[3], r.result_time)
+            st[4] = r.result_time if st[4] is None else max(st[4], r.result_time)
     conn.execute(
-        stmt,
+        _update_statement(),
         [
-            {"id": ds, "pmin": a, "pmax": b, "latest": c, "latest_id": d, "rmin": e, "rmax": f}
-            for ds, (a, b, c, d, e, f) in stats.items()
+            {
+                "id": ds,
+                "pmin": a,
+                "pmax": b,
+                "rmin": e,
+                "rmax": f,
+                **_latest_params(rows[i], ids[i]),
+            }
+            for ds, (a, b, i, e, f) in stats.items()
         ],
     )
 
 
 def refresh_datastream(conn: Connection, datastream_id: int) -> None:
-    """Recompute a datastream's latest pointer and extents (after a delete or a PATCH)."""
+    """Recompute a datastream's latest value and extents (after a delete or a PATCH)."""
     o, d = t.observations, t.datastreams
     agg = conn.execute(
         select(
@@ -650,24 +680,44 @@ def refresh_datastream(conn: Connection, datastream_id: int) -> None:
         ).where(o.c.datastream_id == datastream_id)
     ).first()
     latest = conn.execute(
-        select(o.c.id, o.c.phenomenon_time_start)
+        select(
+            o.c.id,
+            o.c.phenomenon_time_start,
+            o.c.phenomenon_time_end,
+            o.c.result_time,
+            o.c.result_kind,
+            o.c.result_number,
+            o.c.result_string,
+            o.c.result_json,
+        )
         .where(o.c.datastream_id == datastream_id)
         .order_by(o.c.phenomenon_time_start.desc())
         .limit(1)
     ).first()
     assert agg is not None
-    conn.execute(
-        update(d)
-        .where(d.c.id == datastream_id)
-        .values(
-            phenomenon_time_start=agg[0],
-            phenomenon_time_end=agg[1],
-            result_time_start=agg[2],
-            result_time_end=agg[3],
-            last_observation_id=latest[0] if latest else None,
-            last_observation_time=latest[1] if latest else None,
+    values: dict[str, Any] = {
+        "phenomenon_time_start": agg[0],
+        "phenomenon_time_end": agg[1],
+        "result_time_start": agg[2],
+        "result_time_end": agg[3],
+    }
+    row = (
+        None
+        if latest is None
+        else ObservationRow(
+            datastream_id,
+            latest[1],
+            latest[2],
+            latest[3],
+            latest[4],
+            latest[5],
+            latest[6],
+            latest[7],
         )
     )
+    params = _latest_params(row, latest[0] if latest else None)
+    values.update({col: params[p] for col, p in _LATEST_COLUMNS.items()})
+    conn.execute(update(d).where(d.c.id == datastream_id).values(**values))
 
 
 __all__ = [

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import Connection, and_, func, literal_column, select, true
+from sqlalchemy import Connection, and_, func, select, true
 from sqlalchemy.exc import DataError, ProgrammingError
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -70,6 +70,20 @@ class Parent:
     entity: Entity
     id: int
     nav: Nav
+
+
+def _below(parent: Parent, alias: Any) -> ColumnElement[bool]:
+    """Rows of ``alias`` related to the parent entity, as a condition the planner can index:
+    ``datastream_id = 7`` rather than a correlated EXISTS."""
+    nav = parent.nav
+    if nav.kind == "many":
+        return alias.c[nav.fk] == parent.id
+    if nav.kind == "link":
+        link = nav.link
+        assert link is not None
+        return alias.c.id.in_(select(link.c[nav.link_dst]).where(link.c[nav.link_src] == parent.id))
+    src = parent.entity.table
+    return alias.c.id == select(src.c[nav.fk]).where(src.c.id == parent.id).scalar_subquery()
 
 
 class Reader:
@@ -172,13 +186,7 @@ class Reader:
         alias = entity.table.alias("e")
         conds = self._base_conditions(entity, alias, opts)
         if parent is not None:
-            src = parent.entity.table.alias("p")
-            conds.append(
-                select(literal_column("1"))
-                .select_from(src)
-                .where(and_(src.c.id == parent.id, relation_condition(parent.nav, src, alias)))
-                .exists()
-            )
+            conds.append(_below(parent, alias))
         where = and_(true(), *conds)
         out: dict[str, Any] = {}
         if opts.count:

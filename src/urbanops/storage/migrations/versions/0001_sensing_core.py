@@ -133,6 +133,7 @@ def upgrade() -> None:
             urbanops.storage.types.UTCDateTime(timezone=True),
             nullable=True,
         ),
+        sa.Column("last_value_json", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(
             ["observed_property_id"],
             ["observed_properties.id"],
