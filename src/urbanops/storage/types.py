@@ -18,6 +18,7 @@ from sqlalchemy.sql.expression import FunctionElement
 from sqlalchemy.types import TypeDecorator, UserDefinedType
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ZERO = timedelta(0)
 
 
 def to_epoch_us(value: datetime) -> int:
@@ -56,7 +57,8 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if dialect.name == "sqlite":
             return from_epoch_us(int(value))
-        return value.astimezone(UTC)
+        # Sessions run with TimeZone=UTC (see storage.engine), so this is rarely needed.
+        return value if value.utcoffset() == _ZERO else value.astimezone(UTC)
 
 
 class _PostGISGeometry(UserDefinedType[str]):
