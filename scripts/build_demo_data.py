@@ -24,7 +24,7 @@ import numpy as np
 import shapely
 from pyproj import Transformer
 from shapely.geometry import MultiPoint, Point, mapping
-from shapely.ops import transform, unary_union
+from shapely.ops import unary_union
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -86,7 +86,9 @@ def districts() -> list[dict]:
             by_gu.setdefault(name, []).append(cell_list[i])
     for ko, cells_gu in sorted(by_gu.items(), key=lambda kv: GU[kv[0]]):
         geom = unary_union(cells_gu).intersection(hull).simplify(40)
-        geom = transform(lambda x, y, z=None: inv.transform(x, y), geom)
+        geom = shapely.transform(
+            geom, lambda xy: np.column_stack(inv.transform(xy[:, 0], xy[:, 1]))
+        )
         geom = shapely.set_precision(geom, 1e-6)
         out.append(
             {
@@ -126,8 +128,16 @@ def weather_week() -> list[dict]:
     path = SHARED / "heat" / "seoul_hourly_weather_2017-12_2018-11_SeoulBikeData.csv"
     rows = list(csv.DictReader(path.open(encoding="latin1")))
     # 2018-07-27 .. 2018-08-02: the heat wave with a rainy start (the demo's flood gauges react).
-    wanted = {f"{d:02d}/07/2018" for d in range(27, 32)} | {"01/08/2018", "02/08/2018"}
-    week = [r for r in rows if r["Date"] in wanted]
+    # Dates are d/m/yyyy, zero-padded in some rows and not in others: compare as numbers.
+    wanted = {(d, 7) for d in range(27, 32)} | {(1, 8), (2, 8)}
+
+    def day_month(text: str) -> tuple[int, int, int]:
+        d, m, y = (int(x) for x in text.split("/"))
+        return d, m, y
+
+    week = [
+        r for r in rows if day_month(r["Date"])[:2] in wanted and day_month(r["Date"])[2] == 2018
+    ]
     return [
         {
             "date": r["Date"],
