@@ -37,7 +37,7 @@ services:
 	  else echo "PostgreSQL/PostGIS missing and not root: their tests will skip"; fi; \
 	fi
 
-## make test: dev dependencies, services, then the whole suite
+## make test: dev dependencies, services, then lint and the whole suite
 test: $(VENV)/.installed-dev services
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest
@@ -49,6 +49,7 @@ lint: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev services
 	$(BIN)/python benchmarks/bench_ingest.py
 	$(BIN)/python benchmarks/bench_queries.py
+	$(BIN)/python benchmarks/bench_queries.py --backend postgresql
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -162,46 +162,23 @@ def _add_collection(entity: Entity) -> None:
             Writer(conn, device_thing_id=principal.thing_id).delete(name, id)
         return Response(status_code=200)
 
-    router.add_api_route(
-        f"/{name}",
-        list_,
-        methods=["GET"],
-        summary=f"List {name}",
-        openapi_extra=QUERY_DOC,
-        name=f"list_{name}",
-    )
-    router.add_api_route(
-        f"/{name}",
-        create,
-        methods=["POST"],
-        summary=f"Create a {entity.name}",
-        status_code=201,
-        openapi_extra=BODY_DOC,
-        name=f"create_{name}",
-    )
-    router.add_api_route(
-        f"/{name}({{id}})",
-        get_one,
-        methods=["GET"],
-        summary=f"Get one {entity.name}",
-        openapi_extra=QUERY_DOC,
-        name=f"get_{name}",
-    )
-    router.add_api_route(
-        f"/{name}({{id}})",
-        patch,
-        methods=["PATCH"],
-        summary=f"Update a {entity.name}",
-        openapi_extra=BODY_DOC,
-        name=f"patch_{name}",
-    )
-    router.add_api_route(
-        f"/{name}({{id}})",
-        delete,
-        methods=["DELETE"],
-        summary=f"Delete a {entity.name}",
-        name=f"delete_{name}",
-    )
+    one = f"/{name}({{id}})"
+    for path, endpoint, method, summary, extra, status in (
+        (f"/{name}", list_, "GET", f"List {name}", QUERY_DOC, 200),
+        (f"/{name}", create, "POST", f"Create a {entity.name}", BODY_DOC, 201),
+        (one, get_one, "GET", f"Get one {entity.name}", QUERY_DOC, 200),
+        (one, patch, "PATCH", f"Update a {entity.name}", BODY_DOC, 200),
+        (one, delete, "DELETE", f"Delete a {entity.name}", None, 200),
+    ):
+        router.add_api_route(
+            path,
+            endpoint,
+            methods=[method],
+            summary=summary,
+            status_code=status,
+            openapi_extra=extra,
+            name=f"{method.lower()}_{path}",
+        )
     for prop in entity.props:
         _add_property(entity, prop)
     for nav in entity.navs.values():

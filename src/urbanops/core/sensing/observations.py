@@ -438,29 +438,18 @@ def _insert_sqlite(
         "result_number",
         *used,
     ]
+    params = [
+        (
+            r.datastream_id,
+            r.foi_id if r.foi_id is not None else auto_foi[r.datastream_id],
+            _us(r.phenomenon_start),
+            r.result_kind,
+            r.result_number,
+        )
+        for r in rows
+    ]
     if getters:
-        params = [
-            (
-                r.datastream_id,
-                r.foi_id if r.foi_id is not None else auto_foi[r.datastream_id],
-                _us(r.phenomenon_start),
-                r.result_kind,
-                r.result_number,
-                *(g(r) for g in getters),
-            )
-            for r in rows
-        ]
-    else:
-        params = [
-            (
-                r.datastream_id,
-                r.foi_id if r.foi_id is not None else auto_foi[r.datastream_id],
-                _us(r.phenomenon_start),
-                r.result_kind,
-                r.result_number,
-            )
-            for r in rows
-        ]
+        params = [p + tuple(g(r) for g in getters) for p, r in zip(params, rows, strict=True)]
     raw = conn.connection.driver_connection
     assert raw is not None
     before = raw.total_changes
