@@ -1,11 +1,12 @@
 """Bulk ingest over HTTP (CreateObservations, batches of 5,000) against raw driver baselines.
 
-SQLite: ``urbanops serve`` (one uvicorn process) receives batches over real HTTP; the baseline is
-``sqlite3.executemany`` of the same rows into the same schema (migrated the same way), in the same
-run. PostgreSQL: the same HTTP path against a server on a throwaway cluster; the baseline is
-``COPY`` of the same rows into the same table. Prints observations/s and the ratios.
+SQLite: ``urbanops serve`` receives batches over real HTTP; the baseline is ``sqlite3.executemany``
+of the same rows into the same schema (migrated the same way, with the same connection settings:
+WAL, synchronous=NORMAL, foreign keys enforced), in the same run. PostgreSQL: the same HTTP path
+against a server on a throwaway cluster; the baseline is ``COPY`` of the same rows into the same
+table. Prints observations/s and the ratios.
 
-    .venv/bin/python benchmarks/bench_ingest.py [--observations 200000]
+    .venv/bin/python benchmarks/bench_ingest.py [--observations 200000] [--clients 2 --workers 2]
 """
 
 from __future__ import annotations
@@ -86,30 +87,36 @@ def _bodies(rows: list[tuple[int, datetime, float]]) -> list[bytes]:
     return bodies
 
 
-def _http_ingest(url: str, key: str, bodies: list[bytes]) -> float:
-    with httpx.Client(
-        base_url=url,
-        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
-        timeout=120,
-    ) as client:
-        client.post("/sta/v1.1/CreateObservations", content=bodies[0])  # warm-up (re-sent)
-        t0 = time.perf_counter()
-        for body in bodies:
-            r = client.post("/sta/v1.1/CreateObservations", content=body)
-            r.raise_for_status()
-        return time.perf_counter() - t0
+def _http_ingest(url: str, key: str, bodies: list[bytes], clients: int) -> float:
+    """Send all bodies with ``clients`` concurrent keep-alive connections; seconds taken."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def send(share: list[bytes]) -> None:
+        with httpx.Client(
+            base_url=url,
+            headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+            timeout=120,
+        ) as client:
+            for body in share:
+                client.post("/sta/v1.1/CreateObservations", content=body).raise_for_status()
+
+    send(bodies[:1])  # warm-up (re-sent later: idempotent)
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(send, [bodies[i::clients] for i in range(clients)]))
+    return time.perf_counter() - t0
 
 
-def bench_sqlite(n: int) -> tuple[float, float]:
+def bench_sqlite(n: int, clients: int = 1, workers: int = 1) -> tuple[float, float]:
     tmp = Path(tempfile.mkdtemp(prefix="uo-bench-"))
     settings = Settings(data_dir=tmp / "api")
     upgrade(settings)
     ds, key = _setup(settings.sqlalchemy_url)
     rows = _rows(ds, n, 0)
     bodies = _bodies(rows)
-    server = LiveServer(tmp / "api")
+    server = LiveServer(tmp / "api", args=("--workers", str(workers)))
     try:
-        elapsed = _http_ingest(server.url, key, bodies)
+        elapsed = _http_ingest(server.url, key, bodies, clients)
     finally:
         server.stop()
     api_rate = len(rows) / elapsed
@@ -118,8 +125,11 @@ def bench_sqlite(n: int) -> tuple[float, float]:
     upgrade(base)
     _setup(base.sqlalchemy_url)
     conn = sqlite3.connect(tmp / "raw" / "urbanops.db")
+    # The same connection settings UrbanOps uses (storage.engine), foreign keys enforced.
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA cache_size=-262144")
     epoch = datetime(1970, 1, 1, tzinfo=UTC)
     params = [(d, int((t - epoch).total_seconds() * 1_000_000), v, 0) for d, t, v in rows]
     t0 = time.perf_counter()
@@ -135,7 +145,7 @@ def bench_sqlite(n: int) -> tuple[float, float]:
     return api_rate, raw_rate
 
 
-def bench_postgres(n: int) -> tuple[float, float]:
+def bench_postgres(n: int, clients: int = 1, workers: int = 1) -> tuple[float, float]:
     import psycopg
 
     cluster = PostgresCluster()
@@ -149,9 +159,11 @@ def bench_postgres(n: int) -> tuple[float, float]:
         _setup(raw_url)
         rows = _rows(ds, n, 0)
         bodies = _bodies(rows)
-        server = LiveServer(tmp, env={"URBANOPS_DATABASE_URL": api_url})
+        server = LiveServer(
+            tmp, env={"URBANOPS_DATABASE_URL": api_url}, args=("--workers", str(workers))
+        )
         try:
-            elapsed = _http_ingest(server.url, key, bodies)
+            elapsed = _http_ingest(server.url, key, bodies, clients)
         finally:
             server.stop()
         api_rate = len(rows) / elapsed
@@ -179,15 +191,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--observations", type=int, default=200_000)
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--clients", type=int, default=1, help="concurrent HTTP connections")
+    parser.add_argument("--workers", type=int, default=1, help="urbanops serve --workers")
     args = parser.parse_args()
     print(f"machine: {machine()}")
-    api, raw = bench_sqlite(args.observations)
+    print(f"{args.clients} client connection(s), {args.workers} server worker(s)")
+    api, raw = bench_sqlite(args.observations, args.clients, args.workers)
     print(
         f"SQLite     HTTP CreateObservations: {api:>10,.0f} obs/s | raw executemany: "
         f"{raw:>10,.0f} obs/s | ratio {api / raw:.2f}"
     )
     if not args.skip_postgres:
-        api, raw = bench_postgres(args.observations)
+        api, raw = bench_postgres(args.observations, args.clients, args.workers)
         print(
             f"PostgreSQL HTTP CreateObservations: {api:>10,.0f} obs/s | raw COPY:        "
             f"{raw:>10,.0f} obs/s | ratio {api / raw:.2f}"

@@ -208,12 +208,14 @@ def auth(key: str) -> dict[str, str]:
 class LiveServer:
     """``urbanops serve`` in a subprocess on a free port, with its own SQLite database."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "URBANOPS_DATA_DIR": str(data_dir), **(env or {})}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "urbanops.cli.main", "serve", "--port", str(self.port)],
+            [sys.executable, "-m", "urbanops.cli.main", "serve", "--port", str(self.port), *args],
             env=self.env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

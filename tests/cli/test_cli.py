@@ -94,3 +94,39 @@ def test_serve_answers_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     assert server.proc.returncode == 0, text
     assert "Traceback" not in text
     assert "UrbanOps stopped" in text
+
+
+def test_serve_with_two_workers_takes_concurrent_writes(tmp_path: Path) -> None:
+    """Two worker processes share the SQLite database; concurrent bulk writes all land once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.api.helpers import data_array, thing_body
+
+    server = LiveServer(tmp_path / "var", args=("--workers", "2"))
+    try:
+        key = server.cli("keys", "create", "--role", "operator").stdout.strip().splitlines()[-1]
+        headers = {"Authorization": f"Bearer {key}"}
+        with httpx.Client(base_url=server.url, headers=headers, timeout=60) as c:
+            tid = c.post("/sta/v1.1/Things", json=thing_body(n_streams=4)).json()["@iot.id"]
+            streams = [
+                d["@iot.id"] for d in c.get(f"/sta/v1.1/Things({tid})/Datastreams").json()["value"]
+            ]
+
+        def send(ds: int) -> int:
+            with httpx.Client(base_url=server.url, headers=headers, timeout=60) as c:
+                total = 0
+                for batch in range(5):
+                    rows = [(f"2024-07-01T{batch:02d}:{m:02d}:00Z", float(m)) for m in range(60)]
+                    r = c.post("/sta/v1.1/CreateObservations", json=data_array(ds, rows))
+                    assert r.status_code == 201, r.text
+                    total += len(r.json())
+                return total
+
+        with ThreadPoolExecutor(4) as pool:
+            assert sum(pool.map(send, streams * 2)) == 2 * 4 * 5 * 60  # each stream sent twice
+        count = httpx.get(
+            f"{server.url}/sta/v1.1/Observations?$count=true&$top=0", headers=headers
+        ).json()["@iot.count"]
+        assert count == 4 * 5 * 60  # the duplicates were not stored twice
+    finally:
+        server.stop()

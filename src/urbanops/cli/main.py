@@ -47,8 +47,15 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port")] = 8000,
     migrate: Annotated[bool, typer.Option(help="Run database migrations first")] = True,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Worker processes (parallel requests)")
+    ] = 1,
 ) -> None:
-    """Serve the REST API (OpenAPI docs at /docs) until Ctrl-C."""
+    """Serve the REST API (OpenAPI docs at /docs) until Ctrl-C.
+
+    With several workers, requests are parsed and validated in parallel; SQLite still admits one
+    writer at a time, so writes queue on its lock (busy timeout 30 s).
+    """
     import uvicorn
 
     from urbanops.api import create_app
@@ -69,10 +76,24 @@ def serve(
         f"UrbanOps on http://{host}:{port} (docs at /docs, SensorThings at /sta/v1.1); "
         f"database: {application.state.engine.dialect.name}"
     )
-    config = uvicorn.Config(application, host=host, port=port, log_level="info", access_log=False)
-    server = uvicorn.Server(config)
     with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C during shutdown
-        server.run()
+        if workers > 1:
+            application.state.engine.dispose()
+            # Each worker builds its own app (and engine) from the same environment.
+            uvicorn.run(
+                "urbanops.api.app:create_app",
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+                log_level="info",
+                access_log=False,
+            )
+        else:
+            config = uvicorn.Config(
+                application, host=host, port=port, log_level="info", access_log=False
+            )
+            uvicorn.Server(config).run()
     out.print("UrbanOps stopped.")
 
 
