@@ -123,7 +123,7 @@ def _add_collection(entity: Entity) -> None:
     async def create(
         request: Request, engine: EngineDep, settings: SettingsDep, principal: PrincipalDep
     ) -> Response:
-        _authorise_create(principal, name)
+        _authorise(principal, name)
         body = await read_json(request, settings)
         ident = await run_in_threadpool(_create, engine, principal, name, body, None)
         return _created(request, settings, name, ident)
@@ -146,7 +146,7 @@ def _add_collection(entity: Entity) -> None:
         principal: PrincipalDep,
         id: int = ID,
     ) -> Response:
-        _authorise_change(principal, name)
+        _authorise(principal, name)
         body = await read_json(request, settings)
 
         def run() -> None:
@@ -157,7 +157,7 @@ def _add_collection(entity: Entity) -> None:
         return Response(status_code=200)
 
     def delete(engine: EngineDep, principal: PrincipalDep, id: int = ID) -> Response:
-        _authorise_change(principal, name)
+        _authorise(principal, name)
         with engine.begin() as conn:
             Writer(conn, device_thing_id=principal.thing_id).delete(name, id)
         return Response(status_code=200)
@@ -273,7 +273,7 @@ def _add_navigation(entity: Entity, nav: Nav) -> None:
             principal: PrincipalDep,
             id: int = ID,
         ) -> Response:
-            _authorise_create(principal, target.set_name)
+            _authorise(principal, target.set_name)
             body = await read_json(request, settings)
             ident = await run_in_threadpool(
                 _create, engine, principal, target.set_name, body, (back.name, id)
@@ -291,15 +291,12 @@ def _add_navigation(entity: Entity, nav: Nav) -> None:
         )
 
 
-def _authorise_create(principal: Principal, set_name: str) -> None:
+def _authorise(principal: Principal, set_name: str) -> None:
+    """Writes of observations need an observation writer; other entities an entity writer."""
     if set_name == "Observations":
         require_observation_writer(principal)
     else:
         require_entity_writer(principal)
-
-
-def _authorise_change(principal: Principal, set_name: str) -> None:
-    _authorise_create(principal, set_name)
 
 
 def _create(

@@ -23,8 +23,6 @@ def _geo(text: Any) -> Any:
 def result_value(kind: int, number: Any, string: Any, js: Any) -> Any:
     """The observation result from its stored parts."""
     if kind == t.RESULT_NUMBER:
-        if number is not None and float(number).is_integer() and abs(number) < 2**53:
-            return int(number) if isinstance(number, int) else number
         return number
     if kind == t.RESULT_STRING:
         return string

@@ -88,7 +88,7 @@ def geometry(value: Any, path: str) -> str:
     coords = value.get("coordinates")
     flat: list[float] = []
     _flatten(coords, flat, path, 0)
-    if not flat or (len(flat) % 2 and len(flat) % 3):
+    if not flat:
         raise fail(path, "coordinates missing or malformed")
     from shapely.geometry import shape
 
