@@ -30,11 +30,12 @@ run: $(VENV)/.installed
 ## services: install what the tests start (PostgreSQL + PostGIS, Mosquitto), as root via apt-get
 services:
 	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
-	    || ! ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1; then \
+	    || ! ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1 \
+	    || ! test -x /usr/sbin/mosquitto; then \
 	  if [ "$$(id -u)" = "0" ]; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	      postgresql postgresql-postgis >/dev/null; \
-	  else echo "PostgreSQL/PostGIS missing and not root: their tests will skip"; fi; \
+	      postgresql postgresql-postgis mosquitto >/dev/null; \
+	  else echo "PostgreSQL/PostGIS/Mosquitto missing and not root: their tests will skip"; fi; \
 	fi
 
 ## make test: dev dependencies, services, then lint and the whole suite

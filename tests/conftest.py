@@ -205,6 +205,80 @@ def auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
+class MosquittoBroker:
+    """A private Mosquitto broker on a free port, with persistence (it can be restarted)."""
+
+    def __init__(self) -> None:
+        exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        if not Path(exe).exists():
+            raise RuntimeError("mosquitto not installed (apt-get install mosquitto)")
+        self.exe = exe
+        self.dir = Path(tempfile.mkdtemp(prefix="urbanops-mqtt-"))
+        self.port = free_port()
+        self.url = f"mqtt://127.0.0.1:{self.port}"
+        conf = self.dir / "mosquitto.conf"
+        conf.write_text(
+            f"listener {self.port} 127.0.0.1\n"
+            "allow_anonymous true\n"
+            "persistence true\n"
+            f"persistence_location {self.dir}/\n"
+            "autosave_interval 1\n"
+            "max_queued_messages 0\n"
+            "max_queued_bytes 0\n"
+            "max_inflight_messages 1000\n"
+            f"log_dest file {self.dir}/mosquitto.log\n"
+        )
+        if os.geteuid() == 0:
+            # Started as root, Mosquitto drops to its own user, which must own the folder or
+            # it silently fails to save sessions and queued messages.
+            shutil.chown(self.dir, "mosquitto", "mosquitto")
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [self.exe, "-c", str(self.dir / "mosquitto.conf")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                err = self.proc.stderr.read().decode() if self.proc.stderr else ""
+                raise RuntimeError(f"mosquitto exited: {err}")
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.1)
+        raise RuntimeError("mosquitto did not start")
+
+    def stop(self) -> None:
+        """Graceful stop: Mosquitto saves its persistence file on SIGTERM."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=15)
+        self.proc = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture
+def broker() -> Iterator[MosquittoBroker]:
+    try:
+        b = MosquittoBroker()
+    except (RuntimeError, OSError) as exc:
+        missing_service(f"Mosquitto: {exc}")
+        return
+    yield b
+    b.close()
+
+
 class LiveServer:
     """``urbanops serve`` in a subprocess on a free port, with its own SQLite database."""
 

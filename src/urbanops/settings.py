@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -37,6 +37,26 @@ class Settings(BaseSettings):
     max_expand_depth: int = Field(default=3, ge=1)
     anonymous_read: bool = Field(
         default=False, description="Let anyone read every Thing (otherwise only public Things)"
+    )
+    # -- live data plane ---------------------------------------------------------------------
+    mqtt_url: str | None = Field(
+        default=None, description="Broker to ingest from, mqtt://host:port (mqtts:// for TLS)"
+    )
+    mqtt_username: str | None = None
+    mqtt_password: SecretStr | None = None
+    mqtt_client_id: str = Field(
+        default="urbanops-ingest",
+        min_length=1,
+        max_length=64,
+        description="Stable client id: the broker keeps its session (and queued readings)",
+    )
+    mqtt_session_expiry_s: int = Field(default=7 * 86400, ge=60, le=2**32 - 1)
+    mqtt_batch_max: int = Field(default=1000, ge=1, le=100_000)
+    mqtt_republish: bool = Field(
+        default=True, description="Publish each stored observation on urbanops/v1/stored/..."
+    )
+    max_future_skew_s: int = Field(
+        default=600, ge=0, description="Readings stamped further in the future are refused"
     )
 
     @property

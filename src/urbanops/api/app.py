@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from starlette.responses import RedirectResponse
 
 from urbanops import __version__
-from urbanops.api import latest, problems, sta
+from urbanops.api import ingest, latest, problems, sta
 from urbanops.settings import Settings, get_settings
 from urbanops.storage.engine import make_engine
 
@@ -38,6 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     problems.install(app)
     app.include_router(sta.router)
     app.include_router(latest.router)
+    app.include_router(ingest.router)
     from urbanops.domains import ALL
 
     for domain in ALL:

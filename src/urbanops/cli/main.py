@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import signal
+import subprocess
 import sys
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -22,9 +24,11 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys and roles.", no_args_is_help=True)
 demo_app = typer.Typer(help="The demo city.", no_args_is_help=True)
+ingest_app = typer.Typer(help="Live ingest from MQTT.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(demo_app, name="demo")
+app.add_typer(ingest_app, name="ingest")
 
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
@@ -56,7 +60,6 @@ def serve(
     With several workers, requests are parsed and validated in parallel; SQLite still admits one
     writer at a time, so writes queue on its lock (busy timeout 30 s).
     """
-    import uvicorn
 
     from urbanops.api import create_app
     from urbanops.storage.engine import upgrade
@@ -76,6 +79,30 @@ def serve(
         f"UrbanOps on http://{host}:{port} (docs at /docs, SensorThings at /sta/v1.1); "
         f"database: {application.state.engine.dialect.name}"
     )
+    ingest = _start_ingest_process(settings)
+    try:
+        _run_server(application, host, port, workers)
+    finally:
+        if ingest is not None:
+            ingest.terminate()
+            try:
+                ingest.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                ingest.kill()
+    out.print("UrbanOps stopped.")
+
+
+def _start_ingest_process(settings: Settings) -> subprocess.Popen[bytes] | None:
+    """With URBANOPS_MQTT_URL set, run the MQTT consumer as its own process beside the API."""
+    if not settings.mqtt_url:
+        return None
+    out.print(f"ingesting from MQTT as client id {settings.mqtt_client_id!r}")
+    return subprocess.Popen([sys.executable, "-m", "urbanops.cli.main", "ingest", "mqtt"])
+
+
+def _run_server(application: Any, host: str, port: int, workers: int) -> None:
+    import uvicorn
+
     with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C during shutdown
         if workers > 1:
             application.state.engine.dispose()
@@ -94,7 +121,6 @@ def serve(
                 application, host=host, port=port, log_level="info", access_log=False
             )
             uvicorn.Server(config).run()
-    out.print("UrbanOps stopped.")
 
 
 @db_app.command("upgrade")
@@ -198,6 +224,32 @@ def demo_load(
     except UrbanOpsError as exc:
         _fail(exc.detail)
     out.print(summary)
+
+
+@ingest_app.command("mqtt")
+def ingest_mqtt() -> None:
+    """Consume readings from URBANOPS_MQTT_URL until stopped (SIGTERM or Ctrl-C)."""
+    import threading
+
+    from urbanops.ingest.mqtt import MqttIngest
+    from urbanops.storage.engine import engine_for, upgrade
+
+    settings = _settings()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    try:
+        upgrade(settings)
+        consumer = MqttIngest(settings, engine_for(settings.sqlalchemy_url))
+    except UrbanOpsError as exc:
+        _fail(exc.detail)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    consumer.run(stop)
+    err.print(
+        f"ingest stopped: {consumer.totals.stored} readings stored, "
+        f"{consumer.totals.duplicates} duplicates, {consumer.totals.dead} dead letters"
+    )
 
 
 def main() -> None:

@@ -209,3 +209,28 @@ api_keys = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("revoked_at", UTCDateTime()),
 )
+
+
+ingest_dead_letters = Table(
+    "ingest_dead_letters",
+    metadata,
+    _id(),
+    Column("received_at", UTCDateTime(), nullable=False, index=True),
+    Column("source", String(20), nullable=False),
+    Column("topic", String(1024), nullable=False),
+    # SHA-256 of topic and payload: a message redelivered after a crash is recorded once.
+    Column("message_key", String(64), nullable=False, unique=True),
+    Column("payload", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+)
+
+ingest_counters = Table(
+    "ingest_counters",
+    metadata,
+    Column("source", String(20), primary_key=True),
+    Column("messages", BigInteger, nullable=False, default=0),
+    Column("readings_stored", BigInteger, nullable=False, default=0),
+    Column("readings_duplicate", BigInteger, nullable=False, default=0),
+    Column("dead_letters", BigInteger, nullable=False, default=0),
+    Column("last_message_at", UTCDateTime()),
+)

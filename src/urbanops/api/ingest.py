@@ -1,0 +1,61 @@
+"""Ingest status: counters and dead letters of the live data plane."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Query
+from sqlalchemy import select
+from starlette.responses import Response
+
+from urbanops.api.deps import EngineDep, PrincipalDep
+from urbanops.errors import AuthenticationError, PermissionDeniedError
+from urbanops.ingest.store import stats
+from urbanops.storage import tables as t
+
+router = APIRouter(prefix="/api/v1/ingest", tags=["Ingest"])
+
+
+def _require(principal: PrincipalDep, *, write: bool) -> None:
+    if principal.role == "anonymous":
+        raise AuthenticationError("ingest status needs an API key")
+    if write and principal.role not in ("admin", "operator"):
+        raise PermissionDeniedError("dead letters need an operator or admin key")
+    if not write and not principal.can_read_all:
+        raise PermissionDeniedError(f"a {principal.role} key cannot read ingest status")
+
+
+@router.get("/stats", summary="Messages, readings stored, duplicates and dead letters per source")
+def ingest_stats(engine: EngineDep, principal: PrincipalDep) -> Response:
+    _require(principal, write=False)
+    with engine.connect() as conn:
+        return Response(orjson.dumps(stats(conn)), media_type="application/json")
+
+
+@router.get("/dead-letters", summary="Refused messages with the reason, newest first")
+def dead_letters(
+    engine: EngineDep,
+    principal: PrincipalDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    before_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+) -> Response:
+    _require(principal, write=True)
+    d = t.ingest_dead_letters
+    stmt = select(d.c.id, d.c.received_at, d.c.source, d.c.topic, d.c.payload, d.c.reason)
+    if before_id is not None:
+        stmt = stmt.where(d.c.id < before_id)
+    stmt = stmt.order_by(d.c.id.desc()).limit(limit)
+    with engine.connect() as conn:
+        rows = [
+            {
+                "id": i,
+                "received_at": at.isoformat().replace("+00:00", "Z"),
+                "source": src,
+                "topic": topic,
+                "payload": payload,
+                "reason": reason,
+            }
+            for i, at, src, topic, payload, reason in conn.execute(stmt)
+        ]
+    return Response(orjson.dumps({"value": rows}), media_type="application/json")
