@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -175,3 +176,48 @@ def test_broker_url_parsing() -> None:
     for bad in ("http://x", "mqtt://", "mqtt://h:99999"):
         with pytest.raises(ValueError):
             parse_broker_url(bad)
+
+
+def test_serve_ingests_from_the_broker_by_itself(broker: MosquittoBroker, tmp_path: Path) -> None:
+    """The contract: `urbanops serve` with URBANOPS_MQTT_URL set stores what devices publish."""
+    import httpx
+
+    from tests.conftest import LiveServer
+    from tests.ingest.helpers import Publisher
+
+    server = LiveServer(tmp_path / "var", env={"URBANOPS_MQTT_URL": broker.url})
+    pub = Publisher(broker.port, client_id="serve-contract-publisher")
+    try:
+        key = server.cli("keys", "create", "--role", "operator").stdout.strip().splitlines()[-1]
+        headers = {"Authorization": f"Bearer {key}"}
+        body = {
+            "name": "gauge",
+            "Datastreams": [
+                {
+                    "name": "level",
+                    "observationType": "http://www.opengis.net/def/observationType/"
+                    "OGC-OM/2.0/OM_Measurement",
+                    "unitOfMeasurement": {"symbol": "cm"},
+                    "Sensor": {"name": "radar", "encodingType": "text/plain", "metadata": "x"},
+                    "ObservedProperty": {"name": "water_level", "definition": "urn:wl"},
+                }
+            ],
+        }
+        tid = httpx.post(f"{server.url}/sta/v1.1/Things", json=body, headers=headers).json()
+        ds = httpx.get(
+            f"{server.url}/sta/v1.1/Things({tid['@iot.id']})/Datastreams", headers=headers
+        ).json()["value"][0]["@iot.id"]
+        reading = {"phenomenonTime": "2024-07-01T00:00:00Z", "result": 12.5}
+
+        def stored() -> bool:
+            pub.publish(f"v1.1/Datastreams({ds})/Observations", reading)  # idempotent re-send
+            r = httpx.get(
+                f"{server.url}/sta/v1.1/Datastreams({ds})/Observations", headers=headers
+            ).json()
+            return len(r["value"]) == 1
+
+        wait_until(stored, timeout_s=60, what="serve's consumer to store the reading")
+    finally:
+        pub.close()
+        out = server.stop()
+    assert "Traceback" not in out

@@ -60,16 +60,6 @@ def test_every_reading_stored_exactly_once_across_kills_and_restarts(
     t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=30)
     t0s = int(t0.timestamp())
     pub = Publisher(broker.port, client_id="no-loss-publisher")
-    # A first reading, re-sent until it is stored (re-sending is idempotent), shows the consumer
-    # has subscribed before the flood starts.
-    probe = {"phenomenonTime": t0.isoformat(), "result": 1.0}
-
-    def probe_stored() -> bool:
-        pub.publish(f"v1.1/Datastreams({hum})/Observations", probe)
-        return _stored(engine) == 1
-
-    wait_until(probe_stored, timeout_s=60, what="the consumer to start")
-
     messages: list[tuple[str, object]] = []
     for k in range(N_PACKS):
         base = t0s + 10 + k * 60
@@ -98,6 +88,16 @@ def test_every_reading_stored_exactly_once_across_kills_and_restarts(
         return thread
 
     try:
+        # A first reading, re-sent until it is stored (re-sending is idempotent), shows the consumer
+        # has subscribed before the flood starts.
+        probe = {"phenomenonTime": t0.isoformat(), "result": 1.0}
+
+        def probe_stored() -> bool:
+            pub.publish(f"v1.1/Datastreams({hum})/Observations", probe)
+            return _stored(engine) == 1
+
+        wait_until(probe_stored, timeout_s=60, what="the consumer to start")
+
         # 1. Flood; SIGKILL the consumer while it works through it (nothing gets acknowledged
         #    for the batch in hand).
         send(phases[0]).join(120)

@@ -79,6 +79,9 @@ def serve(
         f"UrbanOps on http://{host}:{port} (docs at /docs, SensorThings at /sta/v1.1); "
         f"database: {application.state.engine.dialect.name}"
     )
+    # uvicorn re-raises SIGTERM after its graceful shutdown; turn it into KeyboardInterrupt so
+    # the cleanup below (stopping the consumer) runs and the exit is clean.
+    signal.signal(signal.SIGTERM, _interrupt)
     ingest = _start_ingest_process(settings)
     try:
         _run_server(application, host, port, workers)
@@ -97,7 +100,23 @@ def _start_ingest_process(settings: Settings) -> subprocess.Popen[bytes] | None:
     if not settings.mqtt_url:
         return None
     out.print(f"ingesting from MQTT as client id {settings.mqtt_client_id!r}")
-    return subprocess.Popen([sys.executable, "-m", "urbanops.cli.main", "ingest", "mqtt"])
+    return subprocess.Popen(
+        [sys.executable, "-m", "urbanops.cli.main", "ingest", "mqtt"], preexec_fn=_die_with_parent
+    )
+
+
+def _die_with_parent() -> None:
+    """Linux: the consumer gets SIGTERM if `serve` itself is killed, so none is left behind."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _run_server(application: Any, host: str, port: int, workers: int) -> None:

@@ -87,6 +87,7 @@ class MqttIngest:
         self.inbox: queue.Queue[Any] = queue.Queue()
         self.totals = BatchResult()
         self.connected = threading.Event()
+        self._stopping = False
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=settings.mqtt_client_id,
@@ -134,7 +135,10 @@ class MqttIngest:
         self, _client: Any, _userdata: Any, _flags: Any, reason: Any, _props: Any
     ) -> None:
         self.connected.clear()
-        log.warning("disconnected from the broker (%s); reconnecting", reason)
+        if self._stopping:
+            log.info("disconnected from the broker")
+        else:
+            log.warning("disconnected from the broker (%s); reconnecting", reason)
 
     def _on_message(self, _client: Any, _userdata: Any, msg: Any) -> None:
         self.inbox.put(msg)
@@ -169,6 +173,7 @@ class MqttIngest:
             while not stop.is_set():
                 self.step(timeout_s=0.5)
         finally:
+            self._stopping = True
             self.client.disconnect()
             self.client.loop_stop()
 
