@@ -9,13 +9,14 @@ stored exactly once, whatever restarts happen.
 
 Messages are handled in batches (all messages waiting, up to ``mqtt_batch_max``): one
 transaction per batch, then the acknowledgements in arrival order. Stored observations are
-published on ``urbanops/v1/stored/Datastreams(<id>)/Observations`` for live subscribers.
+published on ``urbanops/v1/stored/Datastreams(<id>)/Observations`` for live subscribers, as a JSON
+array per datastream and batch.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import queue
 import threading
 import time
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ log = logging.getLogger("urbanops.ingest.mqtt")
 
 SUBSCRIPTIONS = ("v1.1/+/Observations", "urbanops/v1/things/+/senml")
 STORED_TOPIC = "urbanops/v1/stored/Datastreams({})/Observations"
+REPUBLISH_CHUNK = 1000
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,7 @@ class MqttIngest:
         self.engine = engine
         self.address = parse_broker_url(settings.mqtt_url)
         self.catalog = Catalog()
-        self.inbox: queue.Queue[Any] = queue.Queue()
+        self.inbox: list[Any] = []
         self.totals = BatchResult()
         self.connected = threading.Event()
         self._stopping = False
@@ -104,7 +106,6 @@ class MqttIngest:
             client.username_pw_set(user, password)
         if self.address.tls:
             client.tls_set()
-        client.reconnect_delay_set(min_delay=1, max_delay=10)
         client.max_inflight_messages_set(1000)
         client.max_queued_messages_set(0)
         client.on_connect = self._on_connect
@@ -141,11 +142,11 @@ class MqttIngest:
             log.warning("disconnected from the broker (%s); reconnecting", reason)
 
     def _on_message(self, _client: Any, _userdata: Any, msg: Any) -> None:
-        self.inbox.put(msg)
+        self.inbox.append(msg)
 
     # -- main loop ---------------------------------------------------------------------------
     def start(self) -> None:
-        """Connect (retrying while the broker is unreachable) and start the network thread."""
+        """Connect, retrying while the broker is unreachable."""
         while True:
             try:
                 self.client.connect(
@@ -155,7 +156,7 @@ class MqttIngest:
                     clean_start=False,
                     properties=self._connect_props,
                 )
-                break
+                return
             except OSError as exc:
                 log.warning(
                     "broker %s:%s unreachable (%s); retrying",
@@ -164,31 +165,41 @@ class MqttIngest:
                     exc,
                 )
                 time.sleep(2)
-        self.client.loop_start()
 
     def run(self, stop: threading.Event) -> None:
-        """Handle batches until ``stop`` is set."""
+        """Receive and store until ``stop`` is set.
+
+        One thread does everything: network reads, parsing, the database write and the
+        acknowledgements. With paho's network thread beside it, every row of ``executemany``
+        waited for the GIL while the other thread read messages (130 us per row instead of 3).
+        While a batch is written, new messages wait in the socket buffer.
+        """
         self.start()
         try:
             while not stop.is_set():
-                self.step(timeout_s=0.5)
+                self.step(timeout_s=0.2)
         finally:
             self._stopping = True
             self.client.disconnect()
-            self.client.loop_stop()
+            with contextlib.suppress(Exception):
+                self.client.loop(timeout=0.1)
 
-    def step(self, timeout_s: float = 0.5) -> int:
-        """Handle one batch of waiting messages; returns how many."""
-        try:
-            first = self.inbox.get(timeout=timeout_s)
-        except queue.Empty:
-            return 0
-        batch = [first]
-        while len(batch) < self.settings.mqtt_batch_max:
-            try:
-                batch.append(self.inbox.get_nowait())
-            except queue.Empty:
+    def step(self, timeout_s: float = 0.2) -> int:
+        """Read what the network has, then store one batch; returns the messages handled."""
+        import paho.mqtt.client as mqtt
+
+        while True:
+            before = len(self.inbox)
+            rc = self.client.loop(timeout=0.0 if self.inbox else timeout_s)
+            if rc != mqtt.MQTT_ERR_SUCCESS:
+                self._reconnect()
                 break
+            if len(self.inbox) == before or len(self.inbox) >= self.settings.mqtt_batch_max:
+                break
+        if not self.inbox:
+            return 0
+        batch = self.inbox[: self.settings.mqtt_batch_max]
+        del self.inbox[: len(batch)]
         messages = [Message(m.topic, m.payload) for m in batch]
         with self.engine.connect() as conn:
             for m in messages:
@@ -215,11 +226,38 @@ class MqttIngest:
             self._republish(messages)
         return len(batch)
 
+    def _reconnect(self) -> None:
+        """After a lost connection: the broker redelivers everything not yet acknowledged."""
+        self.connected.clear()
+        self.inbox.clear()  # unacknowledged: the broker sends them again
+        delay = 1.0
+        while not self._stopping:
+            try:
+                self.client.reconnect()
+                return
+            except OSError as exc:
+                log.warning(
+                    "reconnecting to %s:%s failed (%s)", self.address.host, self.address.port, exc
+                )
+                time.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
     def _republish(self, messages: list[Message]) -> None:
+        """Publish what was stored: per datastream, a JSON array of its new observations.
+
+        One message per datastream and batch (at most ``REPUBLISH_CHUNK`` observations each)
+        rather than one per observation: at tens of thousands of readings per second, a publish
+        per reading costs more CPU than storing it.
+        """
+        by_stream: dict[int, list[str]] = {}
         for m in messages:
             for row, oid in zip(m.rows, m.ids, strict=False):
-                body = (
-                    f'{{"@iot.id":{oid},{value_json(row)},'
-                    f'"Datastream":{{"@iot.id":{row.datastream_id}}}}}'
+                by_stream.setdefault(row.datastream_id, []).append(
+                    f'{{"@iot.id":{oid},{value_json(row)}}}'
                 )
-                self.client.publish(STORED_TOPIC.format(row.datastream_id), body, qos=1)
+        for ds, items in by_stream.items():
+            topic = STORED_TOPIC.format(ds)
+            for i in range(0, len(items), REPUBLISH_CHUNK):
+                self.client.publish(
+                    topic, "[" + ",".join(items[i : i + REPUBLISH_CHUNK]) + "]", qos=1
+                )
