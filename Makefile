@@ -51,6 +51,7 @@ bench: $(VENV)/.installed-dev services
 	$(BIN)/python benchmarks/bench_ingest.py
 	$(BIN)/python benchmarks/bench_queries.py
 	$(BIN)/python benchmarks/bench_queries.py --backend postgresql
+	$(BIN)/python benchmarks/bench_mqtt.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
