@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     mqtt_republish: bool = Field(
         default=True, description="Publish each stored observation on urbanops/v1/stored/..."
     )
+    alert_check_interval_s: float = Field(
+        default=30.0, ge=0, description="How often staleness rules are checked (0: never)"
+    )
     max_future_skew_s: int = Field(
         default=600, ge=0, description="Readings stamped further in the future are refused"
     )

@@ -29,6 +29,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 from urbanops.storage.types import Geometry, UTCDateTime
@@ -233,4 +234,66 @@ ingest_counters = Table(
     Column("readings_duplicate", BigInteger, nullable=False, default=0),
     Column("dead_letters", BigInteger, nullable=False, default=0),
     Column("last_message_at", UTCDateTime()),
+)
+
+alert_rules = Table(
+    "alert_rules",
+    metadata,
+    _id(),
+    Column("name", String(255), nullable=False, unique=True),
+    Column("kind", String(20), nullable=False),
+    Column("scope_kind", String(30), nullable=False),
+    Column("scope_value", String(255), nullable=False),
+    Column("params", JSON, nullable=False),
+    Column("severity", String(20), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+alert_rules_meta = Table(
+    "alert_rules_meta",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    # Bumped with every rule change so writers in other processes reload their rule cache.
+    Column("version", BigInteger, nullable=False),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    _id(),
+    Column("rule_id", ForeignKey("alert_rules.id", ondelete="CASCADE"), nullable=False),
+    Column("datastream_id", ForeignKey("datastreams.id", ondelete="CASCADE"), nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("severity", String(20), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("value", Float),
+    Column("observed_at", UTCDateTime()),
+    Column("opened_at", UTCDateTime(), nullable=False),
+    Column("acknowledged_at", UTCDateTime()),
+    Column("resolved_at", UTCDateTime()),
+    # One alert per rule and subject until it is resolved: no alert storms.
+    Index(
+        "uq_alerts_open",
+        "rule_id",
+        "datastream_id",
+        unique=True,
+        sqlite_where=text("resolved_at IS NULL"),
+        postgresql_where=text("resolved_at IS NULL"),
+    ),
+    Index("ix_alerts_state", "state", "opened_at"),
+)
+
+alert_events = Table(
+    "alert_events",
+    metadata,
+    _id(),
+    Column("alert_id", ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("action", String(20), nullable=False),
+    Column("value", Float),
+    Column("note", Text),
+    Column("by_key_id", Integer),
 )

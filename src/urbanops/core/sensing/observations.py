@@ -23,6 +23,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, bindparam, func, select, text, update
 
+from urbanops.core.alerting import evaluate_rows
 from urbanops.core.sensing import validate as v
 from urbanops.core.sensing.serialize import result_value
 from urbanops.core.timeutil import format_time
@@ -331,6 +332,8 @@ def write_observations(
     if ids is None:  # some rows were already stored: find their ids
         ids = _lookup_ids(conn, rows)
     _update_datastreams(conn, rows, ids)
+    # Alerts commit with the readings that raise them.
+    evaluate_rows(conn, rows)
     return WriteResult(ids, created)
 
 

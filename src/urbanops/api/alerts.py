@@ -1,0 +1,237 @@
+"""Alert rules and alerts: ``/api/v1/rules`` and ``/api/v1/alerts``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import orjson
+from fastapi import APIRouter, Path, Query, Request
+from pydantic import ValidationError as PydanticError
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from urbanops.api.deps import (
+    EngineDep,
+    PrincipalDep,
+    SettingsDep,
+    read_json,
+    require_entity_writer,
+)
+from urbanops.core import alerting
+from urbanops.core.keys import Principal
+from urbanops.core.rule_store import (
+    create_rule,
+    delete_rule,
+    get_rule,
+    parse_rule,
+    rule_public,
+    update_rule,
+)
+from urbanops.core.rules import RulePatch
+from urbanops.core.timeutil import format_time
+from urbanops.errors import AuthenticationError, PermissionDeniedError, ValidationError
+from urbanops.storage import tables as t
+
+router = APIRouter(prefix="/api/v1", tags=["Alerts"])
+RULE_ID = Path(..., ge=1, le=2**31 - 1)
+ALERT_ID = Path(..., ge=1, le=2**31 - 1)  # one Path object per parameter name
+BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
+}
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
+
+
+def _reader(principal: Principal) -> None:
+    if principal.role == "anonymous":
+        raise AuthenticationError("alerts need an API key")
+    if not principal.can_read_all:
+        raise PermissionDeniedError(f"a {principal.role} key cannot read alerts")
+
+
+def _note(body: Any) -> str | None:
+    if body is None:
+        return None
+    if not isinstance(body, dict) or set(body) - {"note"}:
+        raise ValidationError('expected {"note": "..."}', field="note")
+    note = body.get("note")
+    if note is not None and (not isinstance(note, str) or len(note) > 2000):
+        raise ValidationError("note: a string of at most 2000 characters", field="note")
+    return note
+
+
+@router.get("/rules", summary="Alert rules")
+def list_rules(engine: EngineDep, principal: PrincipalDep) -> Response:
+    _reader(principal)
+    with engine.connect() as conn:
+        rows = conn.execute(select(t.alert_rules).order_by(t.alert_rules.c.id)).all()
+    return _json({"value": [rule_public(r) for r in rows]})
+
+
+@router.post("/rules", status_code=201, openapi_extra=BODY, summary="Create an alert rule")
+async def post_rule(
+    request: Request, engine: EngineDep, settings: SettingsDep, principal: PrincipalDep
+) -> Response:
+    require_entity_writer(principal)
+    rule = parse_rule(await read_json(request, settings))
+
+    def run() -> dict[str, Any]:
+        with engine.begin() as conn:
+            rid = create_rule(conn, rule)
+            return rule_public(get_rule(conn, rid))
+
+    return _json(await run_in_threadpool(run), 201)
+
+
+@router.get("/rules/{rule_id}", summary="One alert rule")
+def get_one_rule(engine: EngineDep, principal: PrincipalDep, rule_id: int = RULE_ID) -> Response:
+    _reader(principal)
+    with engine.connect() as conn:
+        return _json(rule_public(get_rule(conn, rule_id)))
+
+
+@router.patch("/rules/{rule_id}", openapi_extra=BODY, summary="Change a rule")
+async def patch_rule(
+    request: Request,
+    engine: EngineDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    rule_id: int = RULE_ID,
+) -> Response:
+    require_entity_writer(principal)
+    body = await read_json(request, settings)
+    try:
+        patch = RulePatch.model_validate(body)
+    except PydanticError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        raise ValidationError(f"{loc}: {err['msg']}", field=loc or None) from None
+
+    def run() -> dict[str, Any]:
+        with engine.begin() as conn:
+            update_rule(conn, rule_id, patch)
+            return rule_public(get_rule(conn, rule_id))
+
+    return _json(await run_in_threadpool(run))
+
+
+@router.delete("/rules/{rule_id}", summary="Delete a rule and its alerts")
+def remove_rule(engine: EngineDep, principal: PrincipalDep, rule_id: int = RULE_ID) -> Response:
+    require_entity_writer(principal)
+    with engine.begin() as conn:
+        delete_rule(conn, rule_id)
+    return Response(status_code=204)
+
+
+def _alert_public(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "rule_id": row.rule_id,
+        "datastream_id": row.datastream_id,
+        "state": row.state,
+        "severity": row.severity,
+        "message": row.message,
+        "value": row.value,
+        "observed_at": format_time(row.observed_at) if row.observed_at else None,
+        "opened_at": format_time(row.opened_at),
+        "acknowledged_at": format_time(row.acknowledged_at) if row.acknowledged_at else None,
+        "resolved_at": format_time(row.resolved_at) if row.resolved_at else None,
+    }
+
+
+@router.get("/alerts", summary="Alerts, newest first")
+def list_alerts(
+    engine: EngineDep,
+    principal: PrincipalDep,
+    state: Literal["open", "acknowledged", "resolved", "active"] | None = None,
+    severity: Literal["info", "warning", "critical"] | None = None,
+    rule_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    datastream_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    before_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+) -> Response:
+    """``state=active`` lists open and acknowledged alerts."""
+    _reader(principal)
+    a = t.alerts
+    stmt = select(a).order_by(a.c.id.desc()).limit(limit)
+    if state == "active":
+        stmt = stmt.where(a.c.resolved_at.is_(None))
+    elif state is not None:
+        stmt = stmt.where(a.c.state == state)
+    if severity is not None:
+        stmt = stmt.where(a.c.severity == severity)
+    if rule_id is not None:
+        stmt = stmt.where(a.c.rule_id == rule_id)
+    if datastream_id is not None:
+        stmt = stmt.where(a.c.datastream_id == datastream_id)
+    if before_id is not None:
+        stmt = stmt.where(a.c.id < before_id)
+    with engine.connect() as conn:
+        return _json({"value": [_alert_public(r) for r in conn.execute(stmt)]})
+
+
+@router.get("/alerts/{alert_id}", summary="One alert with its history")
+def get_alert(engine: EngineDep, principal: PrincipalDep, alert_id: int = ALERT_ID) -> Response:
+    _reader(principal)
+    with engine.connect() as conn:
+        row = conn.execute(select(t.alerts).where(t.alerts.c.id == alert_id)).first()
+        if row is None:
+            from urbanops.errors import NotFoundError
+
+            raise NotFoundError(f"alert {alert_id} does not exist")
+        e = t.alert_events
+        history = [
+            {
+                "at": format_time(h.at),
+                "action": h.action,
+                "value": h.value,
+                "note": h.note,
+                "by_key_id": h.by_key_id,
+            }
+            for h in conn.execute(select(e).where(e.c.alert_id == alert_id).order_by(e.c.id))
+        ]
+    return _json({**_alert_public(row), "history": history})
+
+
+async def _transition(
+    request: Request, engine: Any, settings: Any, principal: Principal, alert_id: int, action: Any
+) -> Response:
+    require_entity_writer(principal)
+    length = request.headers.get("content-length", "0")
+    has_body = not length.isdigit() or int(length) > 0
+    note = _note(await read_json(request, settings)) if has_body else None
+
+    def run() -> None:
+        with engine.begin() as conn:
+            action(conn, alert_id, by_key_id=principal.key_id, note=note)
+
+    await run_in_threadpool(run)
+    return Response(status_code=204)
+
+
+@router.post("/alerts/{alert_id}/acknowledge", status_code=204, summary="Take an alert in hand")
+async def acknowledge_alert(
+    request: Request,
+    engine: EngineDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    alert_id: int = ALERT_ID,
+) -> Response:
+    return await _transition(request, engine, settings, principal, alert_id, alerting.acknowledge)
+
+
+@router.post("/alerts/{alert_id}/resolve", status_code=204, summary="Resolve an alert by hand")
+async def resolve_alert(
+    request: Request,
+    engine: EngineDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    alert_id: int = ALERT_ID,
+) -> Response:
+    return await _transition(request, engine, settings, principal, alert_id, alerting.resolve)

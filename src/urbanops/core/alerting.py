@@ -1,0 +1,345 @@
+"""Alert evaluation and lifecycle.
+
+:func:`evaluate_rows` runs inside the transaction that stores observations (HTTP and MQTT alike),
+so an alert is committed together with the reading that triggered it: it exists the moment the
+reading does. :func:`evaluate_staleness` runs on a timer. An alert is ``open``, then maybe
+``acknowledged`` by an operator, then ``resolved`` (by the data or by hand); a rule holds at most
+one unresolved alert per datastream (a partial unique index enforces it), and every transition is
+recorded in ``alert_events``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, insert, or_, select, update
+
+from urbanops.core.rules import render_message
+from urbanops.errors import ConflictError, NotFoundError
+from urbanops.storage import tables as t
+
+OPEN, ACKNOWLEDGED, RESOLVED = "open", "acknowledged", "resolved"
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: int
+    name: str
+    kind: str
+    scope_kind: str
+    scope_value: str
+    params: dict[str, float]
+    severity: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Stream:
+    id: int
+    name: str
+    thing_id: int
+    observed_property: str
+
+
+class RuleCache:
+    """Enabled rules, reloaded when ``alert_rules_meta.version`` changes (any process).
+
+    Rules are indexed by scope so that matching a batch costs one dictionary lookup per
+    datastream and scope kind, however many rules exist.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._version: int | None = -1
+        self.rules: list[Rule] = []
+        self.index: dict[tuple[str, str], list[Rule]] = {}
+
+    def refresh(self, conn: Connection) -> RuleCache:
+        version = conn.execute(select(t.alert_rules_meta.c.version)).scalar()
+        with self._lock:
+            if version != self._version:
+                r = t.alert_rules
+                self.rules = [
+                    Rule(
+                        row.id,
+                        row.name,
+                        row.kind,
+                        row.scope_kind,
+                        row.scope_value,
+                        {k: float(v) for k, v in row.params.items()},
+                        row.severity,
+                        row.message,
+                    )
+                    for row in conn.execute(select(r).where(r.c.enabled.is_(True)))
+                ]
+                index: dict[tuple[str, str], list[Rule]] = {}
+                for rule in self.rules:
+                    index.setdefault((rule.scope_kind, rule.scope_value), []).append(rule)
+                self.index = index
+                self._version = version
+        return self
+
+    def get(self, conn: Connection) -> list[Rule]:
+        return self.refresh(conn).rules
+
+    def for_stream(self, s: Stream) -> list[Rule]:
+        idx = self.index
+        return (
+            idx.get(("datastream", str(s.id)), [])
+            + idx.get(("thing", str(s.thing_id)), [])
+            + idx.get(("observed_property", s.observed_property), [])
+        )
+
+
+RULES = RuleCache()
+
+
+def bump_rules_version(conn: Connection) -> None:
+    """Tell every process's cache that the rules changed."""
+    m = t.alert_rules_meta
+    if conn.execute(update(m).where(m.c.id == 1).values(version=m.c.version + 1)).rowcount == 0:
+        conn.execute(insert(m).values(id=1, version=1))
+
+
+def _streams(conn: Connection, ids: Sequence[int]) -> dict[int, Stream]:
+    d, op = t.datastreams, t.observed_properties
+    rows = conn.execute(
+        select(d.c.id, d.c.name, d.c.thing_id, op.c.name)
+        .join(op, op.c.id == d.c.observed_property_id)
+        .where(d.c.id.in_(list(ids)))
+    ).all()
+    return {r[0]: Stream(r[0], r[1], r[2], r[3]) for r in rows}
+
+
+def _open_alerts(
+    conn: Connection, rule_ids: list[int], ds_ids: list[int]
+) -> dict[tuple[int, int], int]:
+    a = t.alerts
+    rows = conn.execute(
+        select(a.c.rule_id, a.c.datastream_id, a.c.id).where(
+            a.c.rule_id.in_(rule_ids), a.c.datastream_id.in_(ds_ids), a.c.resolved_at.is_(None)
+        )
+    ).all()
+    return {(r[0], r[1]): r[2] for r in rows}
+
+
+def evaluate_rows(conn: Connection, rows: Sequence[Any], *, now: datetime | None = None) -> int:
+    """Evaluate the enabled rules against freshly stored rows; returns alerts opened.
+
+    ``rows`` are :class:`~urbanops.core.sensing.observations.ObservationRow` objects. Only
+    numeric results are evaluated.
+    """
+    cache = RULES.refresh(conn)
+    if not cache.rules:
+        return 0
+    now = now or datetime.now(UTC)
+    by_stream: dict[int, list[Any]] = {}
+    for r in rows:
+        by_stream.setdefault(r.datastream_id, []).append(r)
+    streams = _streams(conn, list(by_stream))
+    pairs = [(rule, s) for s in streams.values() for rule in cache.for_stream(s)]
+    if not pairs:
+        return 0
+    open_ = _open_alerts(conn, sorted({p[0].id for p in pairs}), sorted({p[1].id for p in pairs}))
+    opened = 0
+    for rule, s in pairs:
+        key = (rule.id, s.id)
+        if rule.kind == "staleness":
+            if key in open_:  # data arrived: the sensor is back
+                _resolve(conn, open_[key], now, None, "data arrived")
+            continue
+        series = sorted(
+            (
+                r
+                for r in by_stream[s.id]
+                if r.result_kind == t.RESULT_NUMBER and r.result_number is not None
+            ),
+            key=lambda r: r.phenomenon_start,
+        )
+        if not series:
+            continue
+        if rule.kind == "threshold":
+            p = rule.params
+            for r in series:
+                v = r.result_number
+                raise_ = v > p["above"] if "above" in p else v < p["below"]
+                clear = v < p["clear_below"] if "above" in p else v > p["clear_above"]
+                if key not in open_ and raise_:
+                    open_[key] = _open(conn, rule, s, r, now)
+                    opened += 1
+                elif key in open_ and clear:
+                    _resolve(conn, open_.pop(key), now, v, "value back to normal")
+            continue
+        last = series[-1]
+        holds = _condition(conn, rule, s, last)
+        if holds and key not in open_:
+            open_[key] = _open(conn, rule, s, last, now)
+            opened += 1
+        elif not holds and key in open_:
+            _resolve(conn, open_.pop(key), now, last.result_number, "condition ended")
+    return opened
+
+
+def _condition(conn: Connection, rule: Rule, s: Stream, r: Any) -> bool:
+    """Duration and rate conditions at reading ``r``, looking back in the stored series."""
+    o, p, v = t.observations, rule.params, r.result_number
+    if rule.kind == "duration":
+        above = "above" in p
+        if (v <= p["above"]) if above else (v >= p["below"]):
+            return False
+        broken = (o.c.result_number <= p["above"]) if above else (o.c.result_number >= p["below"])
+        last_false = conn.execute(
+            select(o.c.phenomenon_time_start)
+            .where(
+                o.c.datastream_id == s.id,
+                o.c.phenomenon_time_start <= r.phenomenon_start,
+                or_(broken, o.c.result_number.is_(None)),
+            )
+            .order_by(o.c.phenomenon_time_start.desc())
+            .limit(1)
+        ).scalar()
+        run = select(func.min(o.c.phenomenon_time_start)).where(o.c.datastream_id == s.id)
+        if last_false is not None:
+            run = run.where(o.c.phenomenon_time_start > last_false)
+        start = conn.execute(run).scalar()
+        return start is not None and (r.phenomenon_start - start).total_seconds() >= p["for_s"]
+    # rate
+    window = r.phenomenon_start - timedelta(seconds=p["within_s"])
+    agg = func.min if "rise" in p else func.max
+    ref = conn.execute(
+        select(agg(o.c.result_number)).where(
+            o.c.datastream_id == s.id,
+            o.c.phenomenon_time_start >= window,
+            o.c.phenomenon_time_start <= r.phenomenon_start,
+        )
+    ).scalar()
+    if ref is None:
+        return False
+    return (v - ref > p["rise"]) if "rise" in p else (ref - v > p["fall"])
+
+
+def _open(conn: Connection, rule: Rule, s: Stream, r: Any, now: datetime) -> int:
+    value = None if r is None else r.result_number
+    message = render_message(
+        rule.message,
+        {
+            "rule": rule.name,
+            "value": "n/a" if value is None else f"{value:g}",
+            "datastream": s.name,
+            "datastream_id": s.id,
+            "thing_id": s.thing_id,
+            "severity": rule.severity,
+        },
+    )
+    alert_id = int(
+        conn.execute(
+            insert(t.alerts)
+            .values(
+                rule_id=rule.id,
+                datastream_id=s.id,
+                state=OPEN,
+                severity=rule.severity,
+                message=message,
+                value=value,
+                observed_at=None if r is None else r.phenomenon_start,
+                opened_at=now,
+            )
+            .returning(t.alerts.c.id)
+        ).scalar_one()
+    )
+    conn.execute(
+        insert(t.alert_events).values(
+            alert_id=alert_id, at=now, action="opened", value=value, note=message
+        )
+    )
+    return alert_id
+
+
+def _resolve(
+    conn: Connection,
+    alert_id: int,
+    now: datetime,
+    value: float | None,
+    note: str,
+    by_key_id: int | None = None,
+) -> None:
+    conn.execute(
+        update(t.alerts).where(t.alerts.c.id == alert_id).values(state=RESOLVED, resolved_at=now)
+    )
+    conn.execute(
+        insert(t.alert_events).values(
+            alert_id=alert_id,
+            at=now,
+            action="resolved",
+            value=value,
+            note=note,
+            by_key_id=by_key_id,
+        )
+    )
+
+
+def evaluate_staleness(conn: Connection, *, now: datetime | None = None) -> int:
+    """Open an alert for every datastream in a staleness rule's scope with no recent reading."""
+    now = now or datetime.now(UTC)
+    rules = [r for r in RULES.get(conn) if r.kind == "staleness"]
+    opened = 0
+    d, op = t.datastreams, t.observed_properties
+    for rule in rules:
+        cutoff = now - timedelta(seconds=rule.params["max_age_s"])
+        stmt = (
+            select(d.c.id, d.c.name, d.c.thing_id, op.c.name)
+            .join(op, op.c.id == d.c.observed_property_id)
+            .where(or_(d.c.last_observation_time.is_(None), d.c.last_observation_time < cutoff))
+        )
+        if rule.scope_kind == "datastream":
+            stmt = stmt.where(d.c.id == int(rule.scope_value))
+        elif rule.scope_kind == "thing":
+            stmt = stmt.where(d.c.thing_id == int(rule.scope_value))
+        else:
+            stmt = stmt.where(op.c.name == rule.scope_value)
+        stale = [Stream(*row) for row in conn.execute(stmt)]
+        if not stale:
+            continue
+        open_ = _open_alerts(conn, [rule.id], [s.id for s in stale])
+        for s in stale:
+            if (rule.id, s.id) not in open_:
+                _open(conn, rule, s, None, now)
+                opened += 1
+    return opened
+
+
+def acknowledge(
+    conn: Connection, alert_id: int, *, by_key_id: int | None, note: str | None = None
+) -> None:
+    """An operator takes the alert in hand."""
+    a = t.alerts
+    state = conn.execute(select(a.c.state).where(a.c.id == alert_id)).scalar()
+    if state is None:
+        raise NotFoundError(f"alert {alert_id} does not exist")
+    if state != OPEN:
+        raise ConflictError(f"alert {alert_id} is {state}, not open")
+    now = datetime.now(UTC)
+    conn.execute(
+        update(a).where(and_(a.c.id == alert_id)).values(state=ACKNOWLEDGED, acknowledged_at=now)
+    )
+    conn.execute(
+        insert(t.alert_events).values(
+            alert_id=alert_id, at=now, action="acknowledged", note=note, by_key_id=by_key_id
+        )
+    )
+
+
+def resolve(
+    conn: Connection, alert_id: int, *, by_key_id: int | None, note: str | None = None
+) -> None:
+    """An operator closes the alert by hand."""
+    state = conn.execute(select(t.alerts.c.state).where(t.alerts.c.id == alert_id)).scalar()
+    if state is None:
+        raise NotFoundError(f"alert {alert_id} does not exist")
+    if state == RESOLVED:
+        raise ConflictError(f"alert {alert_id} is already resolved")
+    _resolve(conn, alert_id, datetime.now(UTC), None, note or "resolved by hand", by_key_id)

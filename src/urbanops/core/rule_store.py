@@ -1,0 +1,125 @@
+"""Create, change, list and load alert rules (API, CLI and YAML/JSON files)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError as PydanticError
+from sqlalchemy import Connection, delete, insert, select, update
+
+from urbanops.core.alerting import bump_rules_version
+from urbanops.core.rules import RuleIn, RulePatch, check_params
+from urbanops.errors import ConflictError, NotFoundError, ValidationError
+from urbanops.storage import tables as t
+
+MAX_RULES_FILE_BYTES = 1024 * 1024
+
+
+def parse_rule(body: Any, *, where: str = "") -> RuleIn:
+    """Validate a rule body; errors name the field."""
+    try:
+        return RuleIn.model_validate(body)
+    except PydanticError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        prefix = f"{where}: " if where else ""
+        raise ValidationError(
+            f"{prefix}{loc + ': ' if loc else ''}{err['msg']}", field=loc or None
+        ) from None
+
+
+def rule_public(row: Any) -> dict[str, Any]:
+    """A stored rule as the API shows it."""
+    return {
+        "id": row.id,
+        "name": row.name,
+        "kind": row.kind,
+        "scope": {
+            row.scope_kind: int(row.scope_value)
+            if row.scope_kind != "observed_property"
+            else row.scope_value
+        },
+        "params": row.params,
+        "severity": row.severity,
+        "message": row.message,
+        "enabled": row.enabled,
+    }
+
+
+def create_rule(conn: Connection, rule: RuleIn) -> int:
+    r = t.alert_rules
+    if conn.execute(select(r.c.id).where(r.c.name == rule.name)).first() is not None:
+        raise ConflictError(f"a rule named {rule.name!r} exists", field="name")
+    kind, value = rule.scope.kind_value
+    now = datetime.now(UTC)
+    rid = int(
+        conn.execute(
+            insert(r)
+            .values(
+                name=rule.name,
+                kind=rule.kind,
+                scope_kind=kind,
+                scope_value=value,
+                params=rule.params,
+                severity=rule.severity,
+                message=rule.message,
+                enabled=rule.enabled,
+                created_at=now,
+                updated_at=now,
+            )
+            .returning(r.c.id)
+        ).scalar_one()
+    )
+    bump_rules_version(conn)
+    return rid
+
+
+def get_rule(conn: Connection, rule_id: int) -> Any:
+    row = conn.execute(select(t.alert_rules).where(t.alert_rules.c.id == rule_id)).first()
+    if row is None:
+        raise NotFoundError(f"rule {rule_id} does not exist")
+    return row
+
+
+def update_rule(conn: Connection, rule_id: int, patch: RulePatch) -> None:
+    row = get_rule(conn, rule_id)
+    values: dict[str, Any] = {
+        k: v for k, v in patch.model_dump(exclude_unset=True).items() if v is not None
+    }
+    if "params" in values:
+        try:
+            values["params"] = check_params(row.kind, values["params"])
+        except ValueError as exc:
+            raise ValidationError(f"params: {exc}", field="params") from None
+    values["updated_at"] = datetime.now(UTC)
+    conn.execute(update(t.alert_rules).where(t.alert_rules.c.id == rule_id).values(**values))
+    bump_rules_version(conn)
+
+
+def delete_rule(conn: Connection, rule_id: int) -> None:
+    get_rule(conn, rule_id)
+    conn.execute(delete(t.alert_rules).where(t.alert_rules.c.id == rule_id))
+    bump_rules_version(conn)
+
+
+def load_rules_file(conn: Connection, path: Path) -> list[int]:
+    """Create the rules of a YAML or JSON file (a list of rules, or ``{rules: [...]}``).
+
+    All or nothing: one bad rule creates none and the error names it.
+    """
+    import yaml
+
+    if path.stat().st_size > MAX_RULES_FILE_BYTES:
+        raise ValidationError(f"{path}: larger than {MAX_RULES_FILE_BYTES} bytes")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ValidationError(f"{path}: not valid YAML/JSON ({exc})") from None
+    if isinstance(data, dict) and "rules" in data:
+        data = data["rules"]
+    if not isinstance(data, list) or not data:
+        raise ValidationError(f"{path}: expected a non-empty list of rules")
+    rules = [parse_rule(body, where=f"rule {i}") for i, body in enumerate(data)]
+    return [create_rule(conn, rule) for rule in rules]
