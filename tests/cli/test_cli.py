@@ -130,3 +130,23 @@ def test_serve_with_two_workers_takes_concurrent_writes(tmp_path: Path) -> None:
         assert count == 4 * 5 * 60  # the duplicates were not stored twice
     finally:
         server.stop()
+
+
+def test_rules_load_example_file_and_bad_files(tmp_path: Path) -> None:
+    from tests.conftest import ROOT
+
+    r = run(tmp_path, "rules", "load", str(ROOT / "examples" / "rules.yaml"))
+    assert r.returncode == 0, r.stderr
+    assert "5 rule(s) created" in r.stdout
+    listing = run(tmp_path, "rules", "list").stdout
+    assert "Flood - drain level rising fast" in listing and "rise=20" in listing
+    again = run(tmp_path, "rules", "load", str(ROOT / "examples" / "rules.yaml"))
+    assert again.returncode == 1 and "exists" in again.stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- name: x\n  kind: threshold\n  scope: {datastream: 1}\n  params: {}\n")
+    r = run(tmp_path, "rules", "load", str(bad))
+    assert r.returncode == 1 and "rule 0" in r.stderr and "Traceback" not in r.stderr
+    bad.write_text("rules: [unclosed")
+    r = run(tmp_path, "rules", "load", str(bad))
+    assert r.returncode == 1 and "not valid YAML" in r.stderr
+    assert run(tmp_path, "rules", "load", str(tmp_path / "none.yaml")).returncode == 1

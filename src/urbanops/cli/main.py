@@ -7,6 +7,7 @@ import logging
 import signal
 import subprocess
 import sys
+from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -25,13 +26,16 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys and roles.", no_args_is_help=True)
 demo_app = typer.Typer(help="The demo city.", no_args_is_help=True)
 ingest_app = typer.Typer(help="Live ingest from MQTT.", no_args_is_help=True)
+rules_app = typer.Typer(help="Alert rules.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(demo_app, name="demo")
 app.add_typer(ingest_app, name="ingest")
+app.add_typer(rules_app, name="rules")
 
 err = Console(stderr=True, soft_wrap=True)
-out = Console(soft_wrap=True)
+# Piped output (scripts, logs) gets wide tables rather than wrapped cells.
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 
 
 def _fail(message: str) -> NoReturn:
@@ -269,6 +273,51 @@ def ingest_mqtt() -> None:
         f"ingest stopped: {consumer.totals.stored} readings stored, "
         f"{consumer.totals.duplicates} duplicates, {consumer.totals.dead} dead letters"
     )
+
+
+@rules_app.command("load")
+def rules_load(
+    path: Annotated[Path, typer.Argument(help="YAML or JSON file with a list of rules")],
+) -> None:
+    """Create the rules of a file (all or none)."""
+    from urbanops.core.rule_store import load_rules_file
+    from urbanops.storage.engine import engine_for, upgrade
+
+    settings = _settings()
+    if not path.is_file():
+        _fail(f"{path}: no such file")
+    upgrade(settings)
+    try:
+        with engine_for(settings.sqlalchemy_url).begin() as conn:
+            ids = load_rules_file(conn, path)
+    except UrbanOpsError as exc:
+        _fail(exc.detail)
+    out.print(f"{len(ids)} rule(s) created: ids {', '.join(map(str, ids))}")
+
+
+@rules_app.command("list")
+def rules_list() -> None:
+    """List the alert rules."""
+    from sqlalchemy import select
+
+    from urbanops.storage import tables as t
+    from urbanops.storage.engine import engine_for, upgrade
+
+    settings = _settings()
+    upgrade(settings)
+    table = Table("id", "name", "kind", "scope", "params", "severity", "enabled")
+    with engine_for(settings.sqlalchemy_url).connect() as conn:
+        for r in conn.execute(select(t.alert_rules).order_by(t.alert_rules.c.id)):
+            table.add_row(
+                str(r.id),
+                r.name,
+                r.kind,
+                f"{r.scope_kind}={r.scope_value}",
+                ", ".join(f"{k}={v:g}" for k, v in r.params.items()),
+                r.severity,
+                "yes" if r.enabled else "no",
+            )
+    out.print(table)
 
 
 def main() -> None:
