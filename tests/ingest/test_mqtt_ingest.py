@@ -53,6 +53,17 @@ def test_topics_senml_dead_letters_and_republication(
     t0 = int((now - timedelta(hours=1)).timestamp())
     temp, hum, road = city["air_temperature"], city["relative_humidity"], city["road_state"]
     thing = city["thing"]
+    rule = client.post(
+        "/api/v1/rules",
+        headers=auth(keys["operator"]),
+        json={
+            "name": "hot",
+            "kind": "threshold",
+            "scope": {"datastream": temp},
+            "params": {"above": 31},
+        },
+    )
+    assert rule.status_code == 201, rule.text
     try:
         # Good: one STA observation, one SenML pack of 100 readings (bn + n and bare n).
         pub.publish(
@@ -149,6 +160,9 @@ def test_topics_senml_dead_letters_and_republication(
         assert topic == f"urbanops/v1/stored/Datastreams({temp})/Observations"
         assert body[0]["result"] == 31.5 and body[0]["@iot.id"] >= 1
         assert body[0]["phenomenonTime"] == now.isoformat().replace("+00:00", "Z")
+        # The 31.5 reading that came over MQTT raised the alert in the same transaction.
+        alerts = client.get("/api/v1/alerts?state=open", headers=auth(keys["viewer"])).json()
+        assert [a["value"] for a in alerts["value"]] == [31.5]
         # The counters are served by the API.
         stats = client.get("/api/v1/ingest/stats", headers=auth(keys["viewer"])).json()
         assert stats["mqtt"]["readings_stored"] == 102
