@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from starlette.responses import RedirectResponse
 
 from urbanops import __version__
-from urbanops.api import alerts, ingest, latest, problems, sta
+from urbanops.api import alerts, events, ingest, latest, problems, sta
 from urbanops.settings import Settings, get_settings
 from urbanops.storage.engine import make_engine
 
@@ -78,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(latest.router)
     app.include_router(ingest.router)
     app.include_router(alerts.router)
+    app.include_router(events.router)
     from urbanops.domains import ALL
 
     for domain in ALL:
