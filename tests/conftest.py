@@ -29,6 +29,8 @@ from urbanops.settings import Settings
 from urbanops.storage.engine import make_engine, upgrade
 
 REQUIRE = os.environ.get("URBANOPS_REQUIRE_SERVICES") == "1"
+#: In-process apps in tests run no background timers; tests call the timed work themselves.
+QUIET = {"alert_check_interval_s": 0, "webhook_interval_s": 0}
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
@@ -166,11 +168,11 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     if request.param == "sqlite":
         template: Path = request.getfixturevalue("sqlite_template")
         shutil.copy(template, tmp_path / "urbanops.db")
-        return Settings(data_dir=tmp_path)
+        return Settings(data_dir=tmp_path, **QUIET)
     cluster: PostgresCluster = request.getfixturevalue("postgres")
     tmpl: str = request.getfixturevalue("postgres_template")
     url = cluster.create_database(f"t_{uuid.uuid4().hex[:12]}", template=tmpl)
-    return Settings(database_url=url, data_dir=tmp_path)
+    return Settings(database_url=url, data_dir=tmp_path, **QUIET)
 
 
 @pytest.fixture

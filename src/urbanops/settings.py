@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     alert_check_interval_s: float = Field(
         default=30.0, ge=0, description="How often staleness rules are checked (0: never)"
     )
+    webhook_interval_s: float = Field(
+        default=1.0, ge=0, description="How often due webhook deliveries are sent (0: never)"
+    )
     max_future_skew_s: int = Field(
         default=600, ge=0, description="Readings stamped further in the future are refused"
     )

@@ -6,12 +6,13 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.responses import RedirectResponse
 
 from urbanops import __version__
-from urbanops.api import alerts, events, ingest, latest, problems, sta
+from urbanops.api import alerts, events, ingest, latest, problems, sta, webhooks
 from urbanops.settings import Settings, get_settings
 from urbanops.storage.engine import make_engine
 
@@ -32,33 +33,55 @@ Errors are RFC 9457 problem+json.
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Background work of the API process: the staleness check of alert rules."""
+    """Background work of the API process: staleness checks and webhook deliveries."""
     stop = threading.Event()
-    interval = app.state.settings.alert_check_interval_s
-    thread = None
-    if interval > 0:
-        thread = threading.Thread(
-            target=_staleness_loop,
-            args=(app, stop, interval),
-            name="urbanops-staleness",
-            daemon=True,
+    settings = app.state.settings
+    threads = []
+    if settings.alert_check_interval_s > 0:
+        threads.append(
+            threading.Thread(
+                target=_every,
+                args=(stop, settings.alert_check_interval_s, _check_staleness, app),
+                name="urbanops-staleness",
+                daemon=True,
+            )
         )
+    if settings.webhook_interval_s > 0:
+        threads.append(
+            threading.Thread(
+                target=_every,
+                args=(stop, settings.webhook_interval_s, _deliver_webhooks, app),
+                name="urbanops-webhooks",
+                daemon=True,
+            )
+        )
+    for thread in threads:
         thread.start()
     yield
     stop.set()
-    if thread is not None:
-        thread.join(timeout=5)
+    for thread in threads:
+        thread.join(timeout=10)
 
 
-def _staleness_loop(app: FastAPI, stop: threading.Event, interval_s: float) -> None:
-    from urbanops.core.alerting import evaluate_staleness
-
+def _every(stop: threading.Event, interval_s: float, task: Any, app: FastAPI) -> None:
     while not stop.wait(interval_s):
         try:
-            with app.state.engine.begin() as conn:
-                evaluate_staleness(conn)
-        except Exception:  # keep checking; a failed round is logged and retried
-            log.exception("staleness check failed")
+            task(app)
+        except Exception:  # keep going; a failed round is logged and retried
+            log.exception("background task %s failed", task.__name__)
+
+
+def _check_staleness(app: FastAPI) -> None:
+    from urbanops.core.alerting import evaluate_staleness
+
+    with app.state.engine.begin() as conn:
+        evaluate_staleness(conn)
+
+
+def _deliver_webhooks(app: FastAPI) -> None:
+    from urbanops.core.webhooks import deliver_due
+
+    deliver_due(app.state.engine)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -79,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ingest.router)
     app.include_router(alerts.router)
     app.include_router(events.router)
+    app.include_router(webhooks.router)
     from urbanops.domains import ALL
 
     for domain in ALL:

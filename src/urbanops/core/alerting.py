@@ -95,7 +95,24 @@ class RuleCache:
         )
 
 
-RULES = RuleCache()
+class _Caches:
+    """One rule cache per database (a process may talk to several, e.g. in tests)."""
+
+    def __init__(self) -> None:
+        self._caches: dict[str, RuleCache] = {}
+        self._lock = threading.Lock()
+
+    def refresh(self, conn: Connection) -> RuleCache:
+        key = conn.engine.url.render_as_string(hide_password=True)
+        with self._lock:
+            cache = self._caches.setdefault(key, RuleCache())
+        return cache.refresh(conn)
+
+    def get(self, conn: Connection) -> list[Rule]:
+        return self.refresh(conn).rules
+
+
+RULES = _Caches()
 
 
 def bump_rules_version(conn: Connection) -> None:

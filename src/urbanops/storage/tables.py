@@ -297,3 +297,38 @@ alert_events = Table(
     Column("note", Text),
     Column("by_key_id", Integer),
 )
+
+webhook_subscriptions = Table(
+    "webhook_subscriptions",
+    metadata,
+    _id(),
+    Column("url", String(2000), nullable=False),
+    # Shared secret for the HMAC-SHA256 signature; needed in clear to sign, never shown again.
+    Column("secret", String(200), nullable=False),
+    Column("events", JSON, nullable=False),
+    Column("min_severity", String(20), nullable=False),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("cursor", BigInteger, nullable=False, default=0),
+    Column("failures", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime()),
+    Column("last_error", Text),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    _id(),
+    Column(
+        "subscription_id",
+        ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("alert_event_id", BigInteger, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("status_code", Integer),
+    Column("error", Text),
+    Column("delivered", Boolean, nullable=False),
+)
