@@ -198,3 +198,44 @@ def test_rule_api_and_bad_input(client: TestClient, keys: dict[str, str]) -> Non
     assert client.get(f"/api/v1/rules/{rule['id']}", headers=auth(op)).status_code == 404
     assert client.post("/api/v1/alerts/999/resolve", headers=auth(op)).status_code == 404
     assert client.get("/api/v1/alerts?state=bogus", headers=auth(op)).status_code == 400
+
+
+def test_ngsi_ld_export(client: TestClient, keys: dict[str, str]) -> None:
+    op = keys["operator"]
+    _, ds = _stream(client, op)
+    rule = _rule(
+        client,
+        op,
+        name="flood",
+        kind="threshold",
+        scope={"datastream": ds},
+        params={"above": 30},
+        severity="critical",
+        category="naturalDisaster",
+        sub_category="flood",
+    )
+    assert rule["category"] == "naturalDisaster" and rule["sub_category"] == "flood"
+    _send(client, op, ds, [35])
+    r = client.get("/api/v1/ngsi-ld/alerts", headers=auth(op))
+    assert r.headers["content-type"].startswith("application/ld+json")
+    [entity] = r.json()
+    assert entity["type"] == "Alert" and entity["id"].startswith("urn:ngsi-ld:Alert:")
+    assert entity["category"] == {"type": "Property", "value": "naturalDisaster"}
+    assert entity["subCategory"]["value"] == "flood"
+    assert entity["severity"]["value"] == "critical"
+    assert entity["dateIssued"]["value"]["@type"] == "DateTime"
+    assert entity["location"]["type"] == "GeoProperty"
+    assert entity["location"]["value"]["type"] == "Point"
+    assert "@context" in entity
+    bad = client.post(
+        "/api/v1/rules",
+        headers=auth(op),
+        json={
+            "name": "x",
+            "kind": "threshold",
+            "scope": {"datastream": ds},
+            "params": {"above": 1},
+            "category": "aliens",
+        },
+    )
+    assert bad.status_code == 400 and "category" in bad.json()["detail"]

@@ -12,7 +12,7 @@ from urbanops.storage.engine import alembic_config, current_revision, make_engin
 def test_downgrade_and_upgrade_round_trip(settings: Settings) -> None:
     engine = make_engine(settings.sqlalchemy_url)
     try:
-        assert current_revision(engine) == "0004"
+        assert current_revision(engine) == "0005"
         cfg = alembic_config(settings.sqlalchemy_url)
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn

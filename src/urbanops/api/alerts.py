@@ -176,6 +176,22 @@ def list_alerts(
         return _json({"value": [_alert_public(r) for r in conn.execute(stmt)]})
 
 
+@router.get("/ngsi-ld/alerts", summary="Alerts as NGSI-LD entities (Smart Data Models Alert)")
+def ngsi_ld_alerts(
+    engine: EngineDep,
+    principal: PrincipalDep,
+    active: bool = True,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> Response:
+    """``application/ld+json`` entities, ready for an NGSI-LD context broker."""
+    _reader(principal)
+    from urbanops.core.ngsi_ld import alert_entities
+
+    with engine.connect() as conn:
+        entities = alert_entities(conn, active_only=active, limit=limit)
+    return Response(orjson.dumps(entities), media_type="application/ld+json")
+
+
 @router.get("/alerts/{alert_id}", summary="One alert with its history")
 def get_alert(engine: EngineDep, principal: PrincipalDep, alert_id: int = ALERT_ID) -> Response:
     _reader(principal)

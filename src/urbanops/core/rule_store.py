@@ -45,6 +45,8 @@ def rule_public(row: Any) -> dict[str, Any]:
         "severity": row.severity,
         "message": row.message,
         "enabled": row.enabled,
+        "category": row.category,
+        "sub_category": row.sub_category,
     }
 
 
@@ -66,6 +68,8 @@ def create_rule(conn: Connection, rule: RuleIn) -> int:
                 severity=rule.severity,
                 message=rule.message,
                 enabled=rule.enabled,
+                category=rule.category,
+                sub_category=rule.sub_category,
                 created_at=now,
                 updated_at=now,
             )

@@ -34,6 +34,19 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 KINDS = ("threshold", "duration", "rate", "staleness")
+#: FIWARE Smart Data Models ``Alert.category`` values.
+CATEGORIES = (
+    "traffic",
+    "naturalDisaster",
+    "weather",
+    "environment",
+    "health",
+    "security",
+    "agriculture",
+)
+Category = Literal[
+    "traffic", "naturalDisaster", "weather", "environment", "health", "security", "agriculture"
+]
 SEVERITIES = ("info", "warning", "critical")
 PLACEHOLDERS = ("rule", "value", "datastream", "datastream_id", "thing_id", "severity")
 _FIELD = re.compile(r"\{([^{}]*)\}")
@@ -149,6 +162,10 @@ class RuleIn(BaseModel):
     severity: Literal["info", "warning", "critical"] = "warning"
     message: str = Field(default="{rule}: {value} at {datastream}", max_length=2000)
     enabled: bool = True
+    category: Category = "environment"
+    sub_category: str | None = Field(
+        default=None, min_length=1, max_length=60, description="e.g. heatWave, flood, airPollution"
+    )
 
     @field_validator("message")
     @classmethod
@@ -170,6 +187,8 @@ class RulePatch(BaseModel):
     severity: Literal["info", "warning", "critical"] | None = None
     message: str | None = Field(default=None, max_length=2000)
     enabled: bool | None = None
+    category: Category | None = None
+    sub_category: str | None = Field(default=None, min_length=1, max_length=60)
 
     @field_validator("message")
     @classmethod

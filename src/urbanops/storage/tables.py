@@ -250,6 +250,9 @@ alert_rules = Table(
     Column("enabled", Boolean, nullable=False, default=True),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
+    # FIWARE Smart Data Models Alert category / subCategory, used by the NGSI-LD export.
+    Column("category", String(30), nullable=False, server_default="environment"),
+    Column("sub_category", String(60)),
 )
 
 alert_rules_meta = Table(
