@@ -308,3 +308,31 @@ def test_latest_bad_input(client: TestClient, keys: dict[str, str]) -> None:
     _problem(client.get("/api/v1/latest?bbox=1,2,3", headers=auth(key)), 400, field="bbox")
     _problem(client.get("/api/v1/latest?bbox=127,37,126,38", headers=auth(key)), 400, field="bbox")
     _problem(client.get("/api/v1/latest?bbox=nan,1,2,3", headers=auth(key)), 400, field="bbox")
+
+
+def test_unicode_digits_are_not_ids(client: TestClient, keys: dict[str, str], stream: int) -> None:
+    """'¹' and '٣' pass str.isdigit(); they must be refused, not crash int() (schemathesis)."""
+    key = keys["admin"]
+    for value in ("¹", "٣", "1,²"):
+        _problem(
+            client.get(f"/api/v1/latest?datastreams={value}", headers=auth(key)),
+            400,
+            field="datastreams",
+        )
+    r = client.get("/api/v1/latest?observed_property=¹", headers=auth(key))
+    assert r.status_code == 200 and r.json()["count"] == 0
+    r = client.post(
+        f"{STA}/Observations",
+        json={
+            "phenomenonTime": "2024-07-01T00:00:00Z",
+            "result": 1,
+            "Datastream": {"@iot.id": "¹"},
+        },
+        headers=auth(key),
+    )
+    _problem(r, 400, field="Datastream.@iot.id")
+    _problem(
+        client.get(f"{STA}/Observations?$filter=result gt ٣", headers=auth(key)),
+        400,
+        field="$filter",
+    )

@@ -220,7 +220,7 @@ async def _transition(
 ) -> Response:
     require_entity_writer(principal)
     length = request.headers.get("content-length", "0")
-    has_body = not length.isdigit() or int(length) > 0
+    has_body = not (length.isascii() and length.isdigit()) or int(length) > 0
     note = _note(await read_json(request, settings)) if has_body else None
 
     def run() -> None:

@@ -90,7 +90,7 @@ async def read_json(request: Request, settings: Settings) -> Any:
     limit = settings.max_body_bytes
     declared = request.headers.get("content-length")
     if declared is not None:
-        if not declared.isdigit():
+        if not (declared.isascii() and declared.isdigit()):
             raise ValidationError("invalid Content-Length header")
         if int(declared) > limit:
             raise PayloadTooLargeError(f"body larger than {limit} bytes")

@@ -21,7 +21,7 @@ from urbanops.errors import ValidationError
 from urbanops.storage import tables as t
 from urbanops.storage.types import geom_as_geojson, st_intersects
 
-_CURSOR = re.compile(r"a(\d{1,18})\.o(\d{1,18})")
+_CURSOR = re.compile(r"a([0-9]{1,18})\.o([0-9]{1,18})")
 MAX_BATCH = 1000
 
 

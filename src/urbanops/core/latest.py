@@ -29,7 +29,7 @@ from urbanops.errors import ValidationError
 from urbanops.storage import tables as t
 from urbanops.storage.types import geom_from_geojson, st_intersects
 
-_ID_LIST = re.compile(r"\s*[1-9]\d{0,17}\s*(?:,\s*[1-9]\d{0,17}\s*)*,?")
+_ID_LIST = re.compile(r"\s*[1-9][0-9]{0,17}\s*(?:,\s*[1-9][0-9]{0,17}\s*)*,?")
 
 
 def parse_id_list(text: str, *, limit: int) -> list[int]:
@@ -38,11 +38,7 @@ def parse_id_list(text: str, *, limit: int) -> list[int]:
         raise ValidationError("datastreams: give at least one id", field="datastreams")
     if _ID_LIST.fullmatch(text) is None:
         bad = next(
-            (
-                p
-                for p in text.split(",")
-                if not p.strip().isdigit() or int(p) < 1 or len(p.strip()) > 18
-            ),
+            (p for p in text.split(",") if re.fullmatch(r"[1-9][0-9]{0,17}", p.strip()) is None),
             text,
         )
         raise ValidationError(
@@ -115,7 +111,7 @@ def latest_json(
         conds.append(_id_in(conn, d.c.id, datastream_ids))
     if observed_property is not None:
         op = t.observed_properties
-        if observed_property.isdigit():
+        if observed_property.isascii() and observed_property.isdigit():
             conds.append(d.c.observed_property_id == int(observed_property))
         else:
             conds.append(

@@ -27,8 +27,8 @@ from urbanops.errors import UrbanOpsError
 from urbanops.ingest.senml import parse_pack
 from urbanops.storage import tables as t
 
-STA_TOPIC = re.compile(r"v1\.1/Datastreams\(([1-9]\d{0,17})\)/Observations")
-SENML_TOPIC = re.compile(r"urbanops/v1/things/([1-9]\d{0,17})/senml")
+STA_TOPIC = re.compile(r"v1\.1/Datastreams\(([1-9][0-9]{0,17})\)/Observations")
+SENML_TOPIC = re.compile(r"urbanops/v1/things/([1-9][0-9]{0,17})/senml")
 MAX_PAYLOAD_BYTES = 1024 * 1024
 
 OM = "http://www.opengis.net/def/observationType/OGC-OM/2.0/"

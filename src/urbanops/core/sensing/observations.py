@@ -85,17 +85,17 @@ def parse_observation(
             raise v.fail(f"{path}.{key}" if path else key, "unknown field")
     if "result" not in body:
         raise v.fail(f"{path}.result" if path else "result", "required")
+    p = path + "." if path else ""
     ds = body.get("Datastream")
     if ds is not None:
-        ref = v.reference_id(ds, f"{path}.Datastream")
+        ref = v.reference_id(ds, f"{p}Datastream")
         if ref is None:
-            raise v.fail(f"{path}.Datastream", 'must be a reference {"@iot.id": n}')
+            raise v.fail(f"{p}Datastream", 'must be a reference {"@iot.id": n}')
         if datastream_id is not None and ref != datastream_id:
-            raise v.fail(f"{path}.Datastream", "differs from the Datastream in the URL")
+            raise v.fail(f"{p}Datastream", "differs from the Datastream in the URL")
         datastream_id = ref
     if datastream_id is None:
-        raise v.fail(f"{path}.Datastream" if path else "Datastream", "required")
-    p = path + "." if path else ""
+        raise v.fail(f"{p}Datastream", "required")
     pt = body.get("phenomenonTime")
     if pt is None:
         if now is None:

@@ -172,7 +172,7 @@ def reference_id(value: Any, path: str) -> int | None:
 
 def entity_id(value: Any, path: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, str) and value.isdigit():
+        if isinstance(value, str) and value.isascii() and value.isdigit():
             value = int(value)
         else:
             raise fail(path, f"expected an integer id, got {_typename(value)}")
