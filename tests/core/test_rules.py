@@ -89,7 +89,7 @@ def test_threshold_defaults_and_hysteresis() -> None:
                 "params": {"above": 1},
                 "message": "{value.__class__}",
             },
-            "placeholder",
+            "template field",
         ),
         (
             {

@@ -48,7 +48,7 @@ Category = Literal[
     "traffic", "naturalDisaster", "weather", "environment", "health", "security", "agriculture"
 ]
 SEVERITIES = ("info", "warning", "critical")
-PLACEHOLDERS = ("rule", "value", "datastream", "datastream_id", "thing_id", "severity")
+TEMPLATE_FIELDS = ("rule", "value", "datastream", "datastream_id", "thing_id", "severity")
 _FIELD = re.compile(r"\{([^{}]*)\}")
 
 
@@ -135,12 +135,12 @@ def check_params(kind: str, params: dict[str, Any]) -> dict[str, float]:
 
 
 def check_message(template: str) -> str:
-    """Only ``{name}`` placeholders from :data:`PLACEHOLDERS` (no attribute or index access)."""
+    """Only ``{name}`` template fields from :data:`TEMPLATE_FIELDS` (no attribute or index access)."""
     for field in _FIELD.findall(template):
-        if field not in PLACEHOLDERS:
+        if field not in TEMPLATE_FIELDS:
             raise ValueError(
-                f"message: unknown placeholder {{{field}}}; allowed: "
-                + ", ".join(f"{{{p}}}" for p in PLACEHOLDERS)
+                f"message: unknown template field {{{field}}}; allowed: "
+                + ", ".join(f"{{{p}}}" for p in TEMPLATE_FIELDS)
             )
     return template
 
