@@ -135,7 +135,7 @@ def check_params(kind: str, params: dict[str, Any]) -> dict[str, float]:
 
 
 def check_message(template: str) -> str:
-    """Only ``{name}`` template fields from :data:`TEMPLATE_FIELDS` (no attribute or index access)."""
+    """Only ``{name}`` fields from :data:`TEMPLATE_FIELDS` (no attribute or index access)."""
     for field in _FIELD.findall(template):
         if field not in TEMPLATE_FIELDS:
             raise ValueError(
