@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-import orjson
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import ValidationError as PydanticError
 from sqlalchemy import select
@@ -18,6 +17,7 @@ from urbanops.api.deps import (
     read_json,
     require_entity_writer,
 )
+from urbanops.api.responses import json_response
 from urbanops.core import alerting
 from urbanops.core.keys import Principal
 from urbanops.core.rule_store import (
@@ -44,10 +44,6 @@ BODY = {
 }
 
 
-def _json(data: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
-
-
 def _reader(principal: Principal) -> None:
     if principal.role == "anonymous":
         raise AuthenticationError("alerts need an API key")
@@ -71,7 +67,7 @@ def list_rules(engine: EngineDep, principal: PrincipalDep) -> Response:
     _reader(principal)
     with engine.connect() as conn:
         rows = conn.execute(select(t.alert_rules).order_by(t.alert_rules.c.id)).all()
-    return _json({"value": [rule_public(r) for r in rows]})
+    return json_response({"value": [rule_public(r) for r in rows]})
 
 
 @router.post("/rules", status_code=201, openapi_extra=BODY, summary="Create an alert rule")
@@ -86,14 +82,14 @@ async def post_rule(
             rid = create_rule(conn, rule)
             return rule_public(get_rule(conn, rid))
 
-    return _json(await run_in_threadpool(run), 201)
+    return json_response(await run_in_threadpool(run), 201)
 
 
 @router.get("/rules/{rule_id}", summary="One alert rule")
 def get_one_rule(engine: EngineDep, principal: PrincipalDep, rule_id: int = RULE_ID) -> Response:
     _reader(principal)
     with engine.connect() as conn:
-        return _json(rule_public(get_rule(conn, rule_id)))
+        return json_response(rule_public(get_rule(conn, rule_id)))
 
 
 @router.patch("/rules/{rule_id}", openapi_extra=BODY, summary="Change a rule")
@@ -118,7 +114,7 @@ async def patch_rule(
             update_rule(conn, rule_id, patch)
             return rule_public(get_rule(conn, rule_id))
 
-    return _json(await run_in_threadpool(run))
+    return json_response(await run_in_threadpool(run))
 
 
 @router.delete("/rules/{rule_id}", summary="Delete a rule and its alerts")
@@ -173,7 +169,7 @@ def list_alerts(
     if before_id is not None:
         stmt = stmt.where(a.c.id < before_id)
     with engine.connect() as conn:
-        return _json({"value": [_alert_public(r) for r in conn.execute(stmt)]})
+        return json_response({"value": [_alert_public(r) for r in conn.execute(stmt)]})
 
 
 @router.get("/ngsi-ld/alerts", summary="Alerts as NGSI-LD entities (Smart Data Models Alert)")
@@ -189,7 +185,7 @@ def ngsi_ld_alerts(
 
     with engine.connect() as conn:
         entities = alert_entities(conn, active_only=active, limit=limit)
-    return Response(orjson.dumps(entities), media_type="application/ld+json")
+    return json_response(entities, media_type="application/ld+json")
 
 
 @router.get("/alerts/{alert_id}", summary="One alert with its history")
@@ -212,7 +208,7 @@ def get_alert(engine: EngineDep, principal: PrincipalDep, alert_id: int = ALERT_
             }
             for h in conn.execute(select(e).where(e.c.alert_id == alert_id).order_by(e.c.id))
         ]
-    return _json({**_alert_public(row), "history": history})
+    return json_response({**_alert_public(row), "history": history})
 
 
 async def _transition(

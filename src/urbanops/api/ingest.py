@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, Query
 from sqlalchemy import select
 from starlette.responses import Response
 
 from urbanops.api.deps import EngineDep, PrincipalDep
+from urbanops.api.responses import json_response
 from urbanops.errors import AuthenticationError, PermissionDeniedError
 from urbanops.ingest.store import stats
 from urbanops.storage import tables as t
@@ -30,7 +30,7 @@ def _require(principal: PrincipalDep, *, write: bool) -> None:
 def ingest_stats(engine: EngineDep, principal: PrincipalDep) -> Response:
     _require(principal, write=False)
     with engine.connect() as conn:
-        return Response(orjson.dumps(stats(conn)), media_type="application/json")
+        return json_response(stats(conn))
 
 
 @router.get("/dead-letters", summary="Refused messages with the reason, newest first")
@@ -58,4 +58,4 @@ def dead_letters(
             }
             for i, at, src, topic, payload, reason in conn.execute(stmt)
         ]
-    return Response(orjson.dumps({"value": rows}), media_type="application/json")
+    return json_response({"value": rows})

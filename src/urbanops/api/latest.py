@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from urbanops import __version__
 from urbanops.api.deps import EngineDep, PrincipalDep, SettingsDep
+from urbanops.api.responses import json_response
 from urbanops.core.latest import latest_json, parse_bbox, parse_id_list
 from urbanops.core.zones import zones_geojson
 from urbanops.storage.engine import current_revision
 
 router = APIRouter(tags=["Dashboard"])
-
-
-def _json(data: Any) -> Response:
-    return Response(orjson.dumps(data), media_type="application/json")
 
 
 @router.get("/api/v1/latest", summary="Latest observation of many datastreams")
@@ -66,15 +62,13 @@ def latest(
 @router.get("/api/v1/zones", summary="City zones (districts) as GeoJSON")
 def zones(engine: EngineDep, kind: Annotated[str | None, Query(max_length=50)] = None) -> Response:
     with engine.connect() as conn:
-        return Response(
-            orjson.dumps(zones_geojson(conn, kind=kind)), media_type="application/geo+json"
-        )
+        return json_response(zones_geojson(conn, kind=kind), media_type="application/geo+json")
 
 
 @router.get("/health", summary="Liveness and database status")
 def health(engine: EngineDep) -> Response:
     revision = current_revision(engine)
-    return _json(
+    return json_response(
         {
             "status": "ok" if revision else "database not migrated",
             "version": __version__,

@@ -23,6 +23,7 @@ from urbanops.api.deps import (
     require_entity_writer,
     require_observation_writer,
 )
+from urbanops.api.responses import json_response
 from urbanops.core.keys import Principal
 from urbanops.core.sensing.entities import ENTITIES, Entity, Nav
 from urbanops.core.sensing.observations import parse_data_array, write_observations
@@ -64,12 +65,6 @@ ARRAY_BODY_DOC = {
 }
 
 
-def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        orjson.dumps(data), status_code=status, media_type="application/json", headers=headers
-    )
-
-
 def base_url(request: Request, settings: Settings) -> str:
     root = settings.public_base_url or str(request.base_url)
     return root.rstrip("/") + PREFIX
@@ -93,7 +88,7 @@ def _params(request: Request) -> dict[str, str]:
 @router.get("", summary="Service root: entity sets and conformance")
 def service_root(request: Request, settings: SettingsDep) -> Response:
     base = base_url(request, settings)
-    return _json(
+    return json_response(
         {
             "value": [{"name": name, "url": f"{base}/{name}"} for name in ENTITIES],
             "serverSettings": {
@@ -118,7 +113,7 @@ def _add_collection(entity: Entity) -> None:
         with engine.connect() as conn:
             reader = _reader(conn, request, settings, principal)
             opts = reader.options(_params(request))
-            return _json(reader.collection(entity, opts, path=name))
+            return json_response(reader.collection(entity, opts, path=name))
 
     async def create(
         request: Request, engine: EngineDep, settings: SettingsDep, principal: PrincipalDep
@@ -137,7 +132,7 @@ def _add_collection(entity: Entity) -> None:
     ) -> Response:
         with engine.connect() as conn:
             reader = _reader(conn, request, settings, principal)
-            return _json(reader.one(entity, id, reader.options(_params(request))))
+            return json_response(reader.one(entity, id, reader.options(_params(request))))
 
     async def patch(
         request: Request,
@@ -196,7 +191,7 @@ def _add_property(entity: Entity, prop: str) -> None:
         with engine.connect() as conn:
             reader = _reader(conn, request, settings, principal)
             value = reader.one(entity, id, reader.options({"$select": prop}))
-        return _json({prop: value.get(prop)})
+        return json_response({prop: value.get(prop)})
 
     def get_value(
         request: Request,
@@ -210,7 +205,7 @@ def _add_property(entity: Entity, prop: str) -> None:
             value = reader.one(entity, id, reader.options({"$select": prop})).get(prop)
         if isinstance(value, str):
             return Response(value, media_type="text/plain")
-        return _json(value)
+        return json_response(value)
 
     router.add_api_route(
         f"/{entity.set_name}({{id}})/{prop}",
@@ -246,12 +241,12 @@ def _add_navigation(entity: Entity, nav: Nav) -> None:
                 raise NotFoundError(f"{entity.set_name}({id}) does not exist")
             parent = Parent(entity, id, nav)
             if nav.many:
-                return _json(
+                return json_response(
                     reader.collection(
                         target, opts, parent=parent, path=f"{entity.set_name}({id})/{nav.name}"
                     )
                 )
-            return _json(reader.related_one(parent, opts))
+            return json_response(reader.related_one(parent, opts))
 
     router.add_api_route(
         path,
@@ -308,7 +303,7 @@ def _create(
 
 def _created(request: Request, settings: Settings, set_name: str, ident: int) -> Response:
     location = f"{base_url(request, settings)}/{set_name}({ident})"
-    return _json({"@iot.id": ident, "@iot.selfLink": location}, 201, {"Location": location})
+    return json_response({"@iot.id": ident, "@iot.selfLink": location}, 201, {"Location": location})
 
 
 @router.post(

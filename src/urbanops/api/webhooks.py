@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, Path, Query, Request
 from sqlalchemy import delete, select
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from urbanops.api.deps import EngineDep, PrincipalDep, SettingsDep, read_json, require_admin
+from urbanops.api.responses import json_response
 from urbanops.core import webhooks
 from urbanops.core.timeutil import format_time
 from urbanops.storage import tables as t
@@ -23,10 +23,6 @@ BODY = {
         "content": {"application/json": {"schema": {"type": "object"}}},
     }
 }
-
-
-def _json(data: object, status: int = 200) -> Response:
-    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
 
 
 @router.post(
@@ -45,7 +41,7 @@ async def subscribe(
         with engine.begin() as conn:
             return webhooks.create_subscription(conn, body)
 
-    return _json(await run_in_threadpool(run), 201)
+    return json_response(await run_in_threadpool(run), 201)
 
 
 @router.get("", summary="Subscriptions with their delivery state (no secrets)")
@@ -59,7 +55,7 @@ def list_subscriptions(engine: EngineDep, principal: PrincipalDep) -> Response:
             .scalars()
             .all()
         )
-        return _json({"value": [webhooks.public(conn, i) for i in ids]})
+        return json_response({"value": [webhooks.public(conn, i) for i in ids]})
 
 
 @router.get("/{sub_id}/deliveries", summary="Delivery log, newest first")
@@ -76,7 +72,7 @@ def deliveries(
         rows = conn.execute(
             select(d).where(d.c.subscription_id == sub_id).order_by(d.c.id.desc()).limit(limit)
         ).all()
-    return _json(
+    return json_response(
         {
             "value": [
                 {
