@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import ValidationError as PydanticError
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
@@ -24,12 +23,12 @@ from urbanops.core.rule_store import (
     create_rule,
     delete_rule,
     get_rule,
+    parse_patch,
     parse_rule,
     rule_public,
     update_rule,
 )
-from urbanops.core.rules import RulePatch
-from urbanops.core.timeutil import format_time
+from urbanops.core.timeutil import format_optional, format_time
 from urbanops.errors import AuthenticationError, PermissionDeniedError, ValidationError
 from urbanops.storage import tables as t
 
@@ -102,12 +101,7 @@ async def patch_rule(
 ) -> Response:
     require_entity_writer(principal)
     body = await read_json(request, settings)
-    try:
-        patch = RulePatch.model_validate(body)
-    except PydanticError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"])
-        raise ValidationError(f"{loc}: {err['msg']}", field=loc or None) from None
+    patch = parse_patch(body)
 
     def run() -> dict[str, Any]:
         with engine.begin() as conn:
@@ -134,10 +128,10 @@ def _alert_public(row: Any) -> dict[str, Any]:
         "severity": row.severity,
         "message": row.message,
         "value": row.value,
-        "observed_at": format_time(row.observed_at) if row.observed_at else None,
+        "observed_at": format_optional(row.observed_at),
         "opened_at": format_time(row.opened_at),
-        "acknowledged_at": format_time(row.acknowledged_at) if row.acknowledged_at else None,
-        "resolved_at": format_time(row.resolved_at) if row.resolved_at else None,
+        "acknowledged_at": format_optional(row.acknowledged_at),
+        "resolved_at": format_optional(row.resolved_at),
     }
 
 

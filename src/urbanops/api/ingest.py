@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from urbanops.api.deps import EngineDep, PrincipalDep
 from urbanops.api.responses import json_response
+from urbanops.core.timeutil import format_time
 from urbanops.errors import AuthenticationError, PermissionDeniedError
 from urbanops.ingest.store import stats
 from urbanops.storage import tables as t
@@ -50,7 +51,7 @@ def dead_letters(
         rows = [
             {
                 "id": i,
-                "received_at": at.isoformat().replace("+00:00", "Z"),
+                "received_at": format_time(at),
                 "source": src,
                 "topic": topic,
                 "payload": payload,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError as PydanticError
 from sqlalchemy import Connection, delete, insert, select, update
@@ -15,12 +15,22 @@ from urbanops.errors import ConflictError, NotFoundError, ValidationError
 from urbanops.storage import tables as t
 
 MAX_RULES_FILE_BYTES = 1024 * 1024
+M = TypeVar("M", RuleIn, RulePatch)
 
 
 def parse_rule(body: Any, *, where: str = "") -> RuleIn:
     """Validate a rule body; errors name the field."""
+    return _validated(RuleIn, body, where)
+
+
+def parse_patch(body: Any) -> RulePatch:
+    """Validate a PATCH body for a rule; errors name the field."""
+    return _validated(RulePatch, body, "")
+
+
+def _validated(model: type[M], body: Any, where: str) -> M:
     try:
-        return RuleIn.model_validate(body)
+        return model.model_validate(body)
     except PydanticError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])

@@ -41,6 +41,11 @@ def format_time(value: datetime) -> str:
     return text[:-6] + "Z"
 
 
+def format_optional(value: datetime | None) -> str | None:
+    """:func:`format_time`, passing None through."""
+    return None if value is None else format_time(value)
+
+
 def parse_instant(text: object, *, field: str = "time") -> datetime:
     """Parse one ISO 8601 instant that carries a zone.
 

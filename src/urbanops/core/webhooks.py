@@ -24,7 +24,7 @@ import orjson
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from urbanops.core.events import current_cursor
-from urbanops.core.timeutil import format_time
+from urbanops.core.timeutil import format_optional, format_time
 from urbanops.errors import ValidationError
 from urbanops.storage import tables as t
 
@@ -96,7 +96,7 @@ def public(conn: Connection, sid: int) -> dict[str, Any]:
         "enabled": row.enabled,
         "failures": row.failures,
         "last_error": row.last_error,
-        "next_attempt_at": format_time(row.next_attempt_at) if row.next_attempt_at else None,
+        "next_attempt_at": format_optional(row.next_attempt_at),
     }
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from urbanops.core.sensing.observations import ObservationRow, write_observations
+from urbanops.core.timeutil import format_optional
 from urbanops.errors import UrbanOpsError
 from urbanops.storage import tables as t
 
@@ -85,6 +87,12 @@ def _assign(messages: list[Message], ids: list[int]) -> None:
         i += len(m.rows)
 
 
+def _insert(conn: Connection, table: Any) -> Any:
+    """INSERT with ``on_conflict_do_nothing`` for the connection's dialect."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
 def _dead_letter(conn: Connection, m: Message, source: str, now: datetime) -> int:
     key = hashlib.sha256(m.topic.encode() + b"\0" + m.payload).hexdigest()
     payload = m.payload[:MAX_STORED_PAYLOAD].decode("utf-8", errors="replace")
@@ -96,9 +104,8 @@ def _dead_letter(conn: Connection, m: Message, source: str, now: datetime) -> in
         "payload": payload,
         "reason": (m.reason or "")[:2000],
     }
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     stmt = (
-        dialect.insert(t.ingest_dead_letters)
+        _insert(conn, t.ingest_dead_letters)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["message_key"])
         .returning(t.ingest_dead_letters.c.id)
@@ -108,9 +115,8 @@ def _dead_letter(conn: Connection, m: Message, source: str, now: datetime) -> in
 
 def _count(conn: Connection, source: str, n_messages: int, r: BatchResult, now: datetime) -> None:
     c = t.ingest_counters
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     conn.execute(
-        dialect.insert(c)
+        _insert(conn, c)
         .values(
             source=source,
             messages=0,
@@ -144,6 +150,6 @@ def stats(conn: Connection) -> dict[str, dict[str, object]]:
             "readings_stored": stored,
             "readings_duplicate": duplicate,
             "dead_letters": dead,
-            "last_message_at": last.isoformat().replace("+00:00", "Z") if last else None,
+            "last_message_at": format_optional(last),
         }
     return out

@@ -26,7 +26,7 @@ from sqlalchemy import Connection, bindparam, func, select, text, update
 from urbanops.core.alerting import evaluate_rows
 from urbanops.core.sensing import validate as v
 from urbanops.core.sensing.serialize import result_value
-from urbanops.core.timeutil import format_time
+from urbanops.core.timeutil import format_optional, format_time
 from urbanops.errors import NotFoundError, PermissionDeniedError, ValidationError
 from urbanops.storage import tables as t
 from urbanops.storage.types import UTCDateTime, to_epoch_us
@@ -604,7 +604,7 @@ def value_json(r: ObservationRow) -> str:
     pt = format_time(r.phenomenon_start)
     if r.phenomenon_end is not None:
         pt = f"{pt}/{format_time(r.phenomenon_end)}"
-    rt = format_time(r.result_time) if r.result_time is not None else None
+    rt = format_optional(r.result_time)
     res = result_value(r.result_kind, r.result_number, r.result_string, r.result_json)
     return orjson.dumps({"phenomenonTime": pt, "resultTime": rt, "result": res})[1:-1].decode()
 
