@@ -28,7 +28,6 @@ from urbanops.core.rule_store import (
     rule_public,
     update_rule,
 )
-from urbanops.core.timeutil import format_optional, format_time
 from urbanops.errors import AuthenticationError, PermissionDeniedError, ValidationError
 from urbanops.storage import tables as t
 
@@ -119,22 +118,6 @@ def remove_rule(engine: EngineDep, principal: PrincipalDep, rule_id: int = RULE_
     return Response(status_code=204)
 
 
-def _alert_public(row: Any) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "rule_id": row.rule_id,
-        "datastream_id": row.datastream_id,
-        "state": row.state,
-        "severity": row.severity,
-        "message": row.message,
-        "value": row.value,
-        "observed_at": format_optional(row.observed_at),
-        "opened_at": format_time(row.opened_at),
-        "acknowledged_at": format_optional(row.acknowledged_at),
-        "resolved_at": format_optional(row.resolved_at),
-    }
-
-
 @router.get("/alerts", summary="Alerts, newest first")
 def list_alerts(
     engine: EngineDep,
@@ -148,22 +131,17 @@ def list_alerts(
 ) -> Response:
     """``state=active`` lists open and acknowledged alerts."""
     _reader(principal)
-    a = t.alerts
-    stmt = select(a).order_by(a.c.id.desc()).limit(limit)
-    if state == "active":
-        stmt = stmt.where(a.c.resolved_at.is_(None))
-    elif state is not None:
-        stmt = stmt.where(a.c.state == state)
-    if severity is not None:
-        stmt = stmt.where(a.c.severity == severity)
-    if rule_id is not None:
-        stmt = stmt.where(a.c.rule_id == rule_id)
-    if datastream_id is not None:
-        stmt = stmt.where(a.c.datastream_id == datastream_id)
-    if before_id is not None:
-        stmt = stmt.where(a.c.id < before_id)
     with engine.connect() as conn:
-        return json_response({"value": [_alert_public(r) for r in conn.execute(stmt)]})
+        found = alerting.list_alerts(
+            conn,
+            state=state,
+            severity=severity,
+            rule_id=rule_id,
+            datastream_id=datastream_id,
+            limit=limit,
+            before_id=before_id,
+        )
+    return json_response({"value": found})
 
 
 @router.get("/ngsi-ld/alerts", summary="Alerts as NGSI-LD entities (Smart Data Models Alert)")
@@ -186,32 +164,14 @@ def ngsi_ld_alerts(
 def get_alert(engine: EngineDep, principal: PrincipalDep, alert_id: int = ALERT_ID) -> Response:
     _reader(principal)
     with engine.connect() as conn:
-        row = conn.execute(select(t.alerts).where(t.alerts.c.id == alert_id)).first()
-        if row is None:
-            from urbanops.errors import NotFoundError
-
-            raise NotFoundError(f"alert {alert_id} does not exist")
-        e = t.alert_events
-        history = [
-            {
-                "at": format_time(h.at),
-                "action": h.action,
-                "value": h.value,
-                "note": h.note,
-                "by_key_id": h.by_key_id,
-            }
-            for h in conn.execute(select(e).where(e.c.alert_id == alert_id).order_by(e.c.id))
-        ]
-    return json_response({**_alert_public(row), "history": history})
+        return json_response(alerting.alert_with_history(conn, alert_id))
 
 
 async def _transition(
     request: Request, engine: Any, settings: Any, principal: Principal, alert_id: int, action: Any
 ) -> Response:
     require_entity_writer(principal)
-    length = request.headers.get("content-length", "0")
-    has_body = not (length.isascii() and length.isdigit()) or int(length) > 0
-    note = _note(await read_json(request, settings)) if has_body else None
+    note = _note(await read_json(request, settings, optional=True))
 
     def run() -> None:
         with engine.begin() as conn:

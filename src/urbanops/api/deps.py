@@ -85,8 +85,11 @@ def require_admin(principal: Principal) -> None:
         raise PermissionDeniedError("this needs an admin API key")
 
 
-async def read_json(request: Request, settings: Settings) -> Any:
-    """The request body as JSON, bounded in size; strict (no NaN, no trailing garbage)."""
+async def read_json(request: Request, settings: Settings, *, optional: bool = False) -> Any:
+    """The request body as JSON, bounded in size; strict (no NaN, no trailing garbage).
+
+    With ``optional``, an empty body is None instead of an error.
+    """
     limit = settings.max_body_bytes
     declared = request.headers.get("content-length")
     if declared is not None:
@@ -108,6 +111,8 @@ async def read_json(request: Request, settings: Settings) -> Any:
         chunks.append(chunk)
     body = b"".join(chunks)
     if not body.strip():
+        if optional:
+            return None
         raise ValidationError("empty body; expected JSON")
     try:
         return orjson.loads(body)

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, insert, or_, select, update
 
 from urbanops.core.rules import render_message
+from urbanops.core.timeutil import format_optional, format_time
 from urbanops.errors import ConflictError, NotFoundError
 from urbanops.storage import tables as t
 
@@ -327,6 +328,71 @@ def evaluate_staleness(conn: Connection, *, now: datetime | None = None) -> int:
                 _open(conn, rule, s, None, now)
                 opened += 1
     return opened
+
+
+def alert_public(row: Any) -> dict[str, Any]:
+    """An alert row as the API shows it."""
+    return {
+        "id": row.id,
+        "rule_id": row.rule_id,
+        "datastream_id": row.datastream_id,
+        "state": row.state,
+        "severity": row.severity,
+        "message": row.message,
+        "value": row.value,
+        "observed_at": format_optional(row.observed_at),
+        "opened_at": format_time(row.opened_at),
+        "acknowledged_at": format_optional(row.acknowledged_at),
+        "resolved_at": format_optional(row.resolved_at),
+    }
+
+
+def list_alerts(
+    conn: Connection,
+    *,
+    state: str | None = None,
+    severity: str | None = None,
+    rule_id: int | None = None,
+    datastream_id: int | None = None,
+    limit: int = 100,
+    before_id: int | None = None,
+) -> list[dict[str, Any]]:
+    """Alerts, newest first; ``state="active"`` means open or acknowledged."""
+    a = t.alerts
+    stmt = select(a).order_by(a.c.id.desc()).limit(limit)
+    if state == "active":
+        stmt = stmt.where(a.c.resolved_at.is_(None))
+    elif state is not None:
+        stmt = stmt.where(a.c.state == state)
+    for column, value in (
+        (a.c.severity, severity),
+        (a.c.rule_id, rule_id),
+        (a.c.datastream_id, datastream_id),
+    ):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if before_id is not None:
+        stmt = stmt.where(a.c.id < before_id)
+    return [alert_public(r) for r in conn.execute(stmt)]
+
+
+def alert_with_history(conn: Connection, alert_id: int) -> dict[str, Any]:
+    """One alert and every step of its lifecycle."""
+    row = conn.execute(select(t.alerts).where(t.alerts.c.id == alert_id)).first()
+    if row is None:
+        raise NotFoundError(f"alert {alert_id} does not exist")
+    e = t.alert_events
+    history = [
+        {
+            "at": format_time(h.at),
+            "action": h.action,
+            "value": h.value,
+            "note": h.note,
+            "by_key_id": h.by_key_id,
+        }
+        for h in conn.execute(select(e).where(e.c.alert_id == alert_id).order_by(e.c.id))
+    ]
+    return {**alert_public(row), "history": history}
 
 
 def acknowledge(

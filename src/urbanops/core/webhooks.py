@@ -25,7 +25,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 
 from urbanops.core.events import current_cursor
 from urbanops.core.timeutil import format_optional, format_time
-from urbanops.errors import ValidationError
+from urbanops.errors import NotFoundError, ValidationError
 from urbanops.storage import tables as t
 
 EVENTS = ("alert.opened", "alert.acknowledged", "alert.resolved")
@@ -85,8 +85,6 @@ def public(conn: Connection, sid: int) -> dict[str, Any]:
     w = t.webhook_subscriptions
     row = conn.execute(select(w).where(w.c.id == sid)).first()
     if row is None:
-        from urbanops.errors import NotFoundError
-
         raise NotFoundError(f"webhook subscription {sid} does not exist")
     return {
         "id": row.id,
