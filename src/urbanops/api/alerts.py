@@ -15,6 +15,7 @@ from urbanops.api.deps import (
     SettingsDep,
     read_json,
     require_entity_writer,
+    require_reader,
 )
 from urbanops.api.responses import json_response
 from urbanops.core import alerting
@@ -28,7 +29,7 @@ from urbanops.core.rule_store import (
     rule_public,
     update_rule,
 )
-from urbanops.errors import AuthenticationError, PermissionDeniedError, ValidationError
+from urbanops.errors import ValidationError
 from urbanops.storage import tables as t
 
 router = APIRouter(prefix="/api/v1", tags=["Alerts"])
@@ -40,13 +41,6 @@ BODY = {
         "content": {"application/json": {"schema": {"type": "object"}}},
     }
 }
-
-
-def _reader(principal: Principal) -> None:
-    if principal.role == "anonymous":
-        raise AuthenticationError("alerts need an API key")
-    if not principal.can_read_all:
-        raise PermissionDeniedError(f"a {principal.role} key cannot read alerts")
 
 
 def _note(body: Any) -> str | None:
@@ -62,7 +56,7 @@ def _note(body: Any) -> str | None:
 
 @router.get("/rules", summary="Alert rules")
 def list_rules(engine: EngineDep, principal: PrincipalDep) -> Response:
-    _reader(principal)
+    require_reader(principal, "alerts")
     with engine.connect() as conn:
         rows = conn.execute(select(t.alert_rules).order_by(t.alert_rules.c.id)).all()
     return json_response({"value": [rule_public(r) for r in rows]})
@@ -85,7 +79,7 @@ async def post_rule(
 
 @router.get("/rules/{rule_id}", summary="One alert rule")
 def get_one_rule(engine: EngineDep, principal: PrincipalDep, rule_id: int = RULE_ID) -> Response:
-    _reader(principal)
+    require_reader(principal, "alerts")
     with engine.connect() as conn:
         return json_response(rule_public(get_rule(conn, rule_id)))
 
@@ -130,7 +124,7 @@ def list_alerts(
     before_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
 ) -> Response:
     """``state=active`` lists open and acknowledged alerts."""
-    _reader(principal)
+    require_reader(principal, "alerts")
     with engine.connect() as conn:
         found = alerting.list_alerts(
             conn,
@@ -152,7 +146,7 @@ def ngsi_ld_alerts(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Response:
     """``application/ld+json`` entities, ready for an NGSI-LD context broker."""
-    _reader(principal)
+    require_reader(principal, "alerts")
     from urbanops.core.ngsi_ld import alert_entities
 
     with engine.connect() as conn:
@@ -162,7 +156,7 @@ def ngsi_ld_alerts(
 
 @router.get("/alerts/{alert_id}", summary="One alert with its history")
 def get_alert(engine: EngineDep, principal: PrincipalDep, alert_id: int = ALERT_ID) -> Response:
-    _reader(principal)
+    require_reader(principal, "alerts")
     with engine.connect() as conn:
         return json_response(alerting.alert_with_history(conn, alert_id))
 

@@ -64,6 +64,14 @@ def get_principal(request: Request, engine: EngineDep) -> Principal:
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
+def require_reader(principal: Principal, what: str) -> None:
+    """Reading ``what`` (alerts, the event stream...) needs a key that may read everything."""
+    if principal.role == "anonymous":
+        raise AuthenticationError(f"{what} needs an API key")
+    if not principal.can_read_all:
+        raise PermissionDeniedError(f"a {principal.role} key cannot read {what}")
+
+
 def require_entity_writer(principal: Principal) -> None:
     if principal.role == "anonymous":
         raise AuthenticationError("writing needs an API key")

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Header, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
-from urbanops.api.deps import EngineDep, PrincipalDep
+from urbanops.api.deps import EngineDep, PrincipalDep, require_reader
 from urbanops.core.events import (
     Cursor,
     current_cursor,
@@ -20,7 +20,6 @@ from urbanops.core.events import (
     poll,
 )
 from urbanops.core.latest import parse_id_list
-from urbanops.errors import AuthenticationError, PermissionDeniedError
 
 router = APIRouter(prefix="/api/v1", tags=["Events"])
 POLL_S = 0.25
@@ -53,10 +52,7 @@ async def events(
     is a cursor: reconnect with ``Last-Event-ID`` (browsers do it by themselves) to resume after
     it. A comment line is sent every 15 s to keep proxies from closing the stream.
     """
-    if principal.role == "anonymous":
-        raise AuthenticationError("the event stream needs an API key")
-    if not principal.can_read_all:
-        raise PermissionDeniedError(f"a {principal.role} key cannot read the event stream")
+    require_reader(principal, "the event stream")
     ids = parse_id_list(datastreams, limit=10_000) if datastreams is not None else None
     resume = last_event_id or since
 

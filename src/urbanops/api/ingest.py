@@ -8,28 +8,18 @@ from fastapi import APIRouter, Query
 from sqlalchemy import select
 from starlette.responses import Response
 
-from urbanops.api.deps import EngineDep, PrincipalDep
+from urbanops.api.deps import EngineDep, PrincipalDep, require_entity_writer, require_reader
 from urbanops.api.responses import json_response
 from urbanops.core.timeutil import format_time
-from urbanops.errors import AuthenticationError, PermissionDeniedError
 from urbanops.ingest.store import stats
 from urbanops.storage import tables as t
 
 router = APIRouter(prefix="/api/v1/ingest", tags=["Ingest"])
 
 
-def _require(principal: PrincipalDep, *, write: bool) -> None:
-    if principal.role == "anonymous":
-        raise AuthenticationError("ingest status needs an API key")
-    if write and principal.role not in ("admin", "operator"):
-        raise PermissionDeniedError("dead letters need an operator or admin key")
-    if not write and not principal.can_read_all:
-        raise PermissionDeniedError(f"a {principal.role} key cannot read ingest status")
-
-
 @router.get("/stats", summary="Messages, readings stored, duplicates and dead letters per source")
 def ingest_stats(engine: EngineDep, principal: PrincipalDep) -> Response:
-    _require(principal, write=False)
+    require_reader(principal, "ingest status")
     with engine.connect() as conn:
         return json_response(stats(conn))
 
@@ -41,7 +31,7 @@ def dead_letters(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     before_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
 ) -> Response:
-    _require(principal, write=True)
+    require_entity_writer(principal)
     d = t.ingest_dead_letters
     stmt = select(d.c.id, d.c.received_at, d.c.source, d.c.topic, d.c.payload, d.c.reason)
     if before_id is not None:
