@@ -72,11 +72,12 @@ def require_reader(principal: Principal, what: str) -> None:
         raise PermissionDeniedError(f"a {principal.role} key cannot read {what}")
 
 
-def require_entity_writer(principal: Principal) -> None:
+def require_entity_writer(principal: Principal, action: str = "change entities") -> None:
+    """An operator or admin key (``action`` words the refusal)."""
     if principal.role == "anonymous":
-        raise AuthenticationError("writing needs an API key")
+        raise AuthenticationError(f"an API key is needed to {action}")
     if not principal.can_write_entities:
-        raise PermissionDeniedError(f"a {principal.role} key cannot change entities")
+        raise PermissionDeniedError(f"a {principal.role} key cannot {action}")
 
 
 def require_observation_writer(principal: Principal) -> None:

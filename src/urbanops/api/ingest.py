@@ -31,7 +31,7 @@ def dead_letters(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     before_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
 ) -> Response:
-    require_entity_writer(principal)
+    require_entity_writer(principal, "read dead letters")
     d = t.ingest_dead_letters
     stmt = select(d.c.id, d.c.received_at, d.c.source, d.c.topic, d.c.payload, d.c.reason)
     if before_id is not None:
