@@ -89,8 +89,20 @@ class Publisher:
         self.infos.append(self.client.publish(topic, data, qos=1))
 
     def wait_all(self, timeout_s: float = 120) -> None:
+        """Wait until the broker acknowledged every publication.
+
+        A message published while the client was disconnected (the broker restarting) gets
+        rc MQTT_ERR_NO_CONN, yet paho keeps it and sends it after reconnecting; its public
+        ``wait_for_publish``/``is_published`` raise on that rc, so such messages are followed
+        through the ``_published`` flag that paho sets when the PUBACK arrives.
+        """
         deadline = time.time() + timeout_s
         for info in self.infos:
+            if info.rc == mqtt.MQTT_ERR_NO_CONN:
+                while not info._published:
+                    assert time.time() < deadline, "the broker did not acknowledge a publication"
+                    time.sleep(0.01)
+                continue
             info.wait_for_publish(timeout=max(0.1, deadline - time.time()))
             assert info.is_published(), "the broker did not acknowledge a publication"
 
