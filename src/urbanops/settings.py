@@ -61,6 +61,13 @@ class Settings(BaseSettings):
     webhook_interval_s: float = Field(
         default=1.0, ge=0, description="How often due webhook deliveries are sent (0: never)"
     )
+    ingest_sqlite_cache_mib: int = Field(
+        default=32,
+        ge=2,
+        le=4096,
+        description="SQLite page cache of the MQTT consumer (it only appends; a small cache "
+        "keeps its resident memory flat)",
+    )
     max_future_skew_s: int = Field(
         default=600, ge=0, description="Readings stamped further in the future are refused"
     )

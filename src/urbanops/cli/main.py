@@ -255,14 +255,17 @@ def ingest_mqtt() -> None:
     import threading
 
     from urbanops.ingest.mqtt import MqttIngest
-    from urbanops.storage.engine import engine_for, upgrade
+    from urbanops.storage.engine import make_engine, upgrade
 
     settings = _settings()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         upgrade(settings)
-        consumer = MqttIngest(settings, engine_for(settings.sqlalchemy_url))
+        engine = make_engine(
+            settings.sqlalchemy_url, sqlite_cache_mib=settings.ingest_sqlite_cache_mib
+        )
+        consumer = MqttIngest(settings, engine)
     except UrbanOpsError as exc:
         _fail(exc.detail)
     stop = threading.Event()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -40,21 +40,24 @@ def _udf_within(a: str | None, b: str | None) -> int | None:
         return 0
 
 
-def _on_sqlite_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+def _on_sqlite_connect(
+    dbapi_conn: sqlite3.Connection, _record: Any, *, cache_mib: int = 256
+) -> None:
     # WAL lets readers run beside one writer; NORMAL sync is durable across application crashes.
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
-    cur.execute("PRAGMA cache_size=-262144")
+    # Page cache per connection (negative = KiB). Bounded: it is part of the resident memory.
+    cur.execute(f"PRAGMA cache_size=-{int(cache_mib) * 1024}")
     cur.execute("PRAGMA temp_store=MEMORY")
     cur.close()
     dbapi_conn.create_function("uo_intersects", 2, _udf_intersects, deterministic=True)
     dbapi_conn.create_function("uo_within", 2, _udf_within, deterministic=True)
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
+def make_engine(url: str, *, echo: bool = False, sqlite_cache_mib: int = 256) -> Engine:
     """Create an engine for ``url`` with the settings UrbanOps relies on.
 
     Parameters
@@ -63,6 +66,9 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         SQLAlchemy URL, ``sqlite:///path`` or ``postgresql+psycopg://...``.
     echo
         Log SQL statements (never on in production: statements may hold key hashes).
+    sqlite_cache_mib
+        SQLite page cache per connection. Readers of large series gain from a big one; the
+        MQTT consumer, which only appends, runs with a small one to keep its memory flat.
     """
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
@@ -71,7 +77,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         engine = create_engine(
             url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}
         )
-        event.listen(engine, "connect", _on_sqlite_connect)
+        event.listen(engine, "connect", partial(_on_sqlite_connect, cache_mib=sqlite_cache_mib))
         return engine
     # Sessions in UTC: timestamps come back without a zone conversion per value.
     return create_engine(
