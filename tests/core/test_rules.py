@@ -22,7 +22,7 @@ def test_threshold_defaults_and_hysteresis() -> None:
     [
         ({"kind": "threshold", "scope": {"datastream": 1}, "params": {"above": 1}}, "name"),
         ({"name": "x", "kind": "magic", "scope": {"datastream": 1}, "params": {}}, "kind"),
-        ({"name": "x", "kind": "threshold", "scope": {}, "params": {"above": 1}}, "exactly one"),
+        ({"name": "x", "kind": "threshold", "scope": {}, "params": {"above": 1}}, "give one of"),
         (
             {
                 "name": "x",
@@ -30,7 +30,7 @@ def test_threshold_defaults_and_hysteresis() -> None:
                 "scope": {"datastream": 1, "thing": 2},
                 "params": {"above": 1},
             },
-            "exactly one",
+            "no other part",
         ),
         (
             {
@@ -101,12 +101,115 @@ def test_threshold_defaults_and_hysteresis() -> None:
             },
             "colour",
         ),
+        (
+            {
+                "name": "x",
+                "kind": "aggregate",
+                "scope": {"zone": 1},
+                "params": {"above": 1},
+            },
+            "needs scope.observed_property",
+        ),
+        (
+            {
+                "name": "x",
+                "kind": "aggregate",
+                "scope": {"observed_property": "t", "thing": 4},
+                "params": {"above": 1},
+            },
+            "not a datastream or thing",
+        ),
+        (
+            {
+                "name": "x",
+                "kind": "aggregate",
+                "scope": {"observed_property": "t"},
+                "params": {"statistic": "sum", "above": 1},
+            },
+            "statistic must be one of",
+        ),
+        (
+            {
+                "name": "x",
+                "kind": "aggregate",
+                "scope": {"observed_property": "t"},
+                "params": {"above": 1, "min_count": 0},
+            },
+            "min_count",
+        ),
+        (
+            {
+                "name": "x",
+                "kind": "aggregate",
+                "scope": {"observed_property": "t"},
+                "params": {"window_s": 600},
+            },
+            "exactly one of params.above",
+        ),
+        (
+            {
+                "name": "x",
+                "kind": "aggregate",
+                "scope": {"observed_property": "t", "zone": 1, "zone_kind": "district"},
+                "params": {"above": 1},
+            },
+            "zone or zone_kind, not both",
+        ),
+        (
+            {
+                "name": "x",
+                "kind": "threshold",
+                "scope": {"zone_kind": "district"},
+                "params": {"above": 1},
+            },
+            "zone_kind is for aggregate rules",
+        ),
+        (
+            {"name": "x", "kind": "threshold", "scope": {"zone": True}, "params": {"above": 1}},
+            "zone",
+        ),
+        (
+            {"name": "x", "kind": "threshold", "scope": {"zone": 0}, "params": {"above": 1}},
+            "zone id must be >= 1",
+        ),
     ],
 )
 def test_bad_rules(body: dict[str, object], message: str) -> None:
     with pytest.raises(ValidationError) as err:
         parse_rule(body)
     assert message in err.value.detail
+
+
+def test_aggregate_defaults_and_scopes() -> None:
+    rule = parse_rule(
+        {
+            "name": "district heat",
+            "kind": "aggregate",
+            "scope": {"observed_property": "apparent_temperature", "zone_kind": "district"},
+            "params": {"above": 33, "clear_below": 31},
+            "message": "{zone}: {statistic} {value} over {count}",
+        }
+    )
+    assert rule.params == {
+        "statistic": "mean",
+        "window_s": 900.0,
+        "min_count": 1,
+        "above": 33.0,
+        "clear_below": 31.0,
+    }
+    assert rule.scope.as_dict() == {
+        "observed_property": "apparent_temperature",
+        "zone_kind": "district",
+    }
+    zone_rule = parse_rule(
+        {
+            "name": "drains in Seocho",
+            "kind": "threshold",
+            "scope": {"zone": "11650", "observed_property": "water_level"},
+            "params": {"above": 30},
+        }
+    )
+    assert zone_rule.scope.kind_value == ("zone", "11650")
 
 
 def test_message_rendering() -> None:

@@ -120,10 +120,12 @@ def list_alerts(
     severity: Literal["info", "warning", "critical"] | None = None,
     rule_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     datastream_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+    zone_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     before_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
 ) -> Response:
-    """``state=active`` lists open and acknowledged alerts."""
+    """``state=active`` lists open and acknowledged alerts; ``zone_id`` the alerts of
+    aggregate rules about that zone."""
     require_reader(principal, "alerts")
     with engine.connect() as conn:
         found = alerting.list_alerts(
@@ -132,6 +134,7 @@ def list_alerts(
             severity=severity,
             rule_id=rule_id,
             datastream_id=datastream_id,
+            zone_id=zone_id,
             limit=limit,
             before_id=before_id,
         )

@@ -104,7 +104,9 @@ def poll(
                 e.c.note,
                 a.c.id,
                 a.c.rule_id,
+                a.c.subject,
                 a.c.datastream_id,
+                a.c.zone_id,
                 a.c.severity,
                 a.c.state,
                 a.c.message,
@@ -114,7 +116,9 @@ def poll(
             .order_by(e.c.id)
             .limit(MAX_BATCH)
         ).all()
-        for eid, at, action, value, note, aid, rule, ds, severity, state, message in rows:
+        for row in rows:
+            eid, at, action, value, note, aid, rule = row[:7]
+            subject, ds, zone, severity, state, message = row[7:]
             cursor.alert_event = int(eid)
             out.append(
                 (
@@ -124,7 +128,9 @@ def poll(
                         {
                             "alert_id": aid,
                             "rule_id": rule,
+                            "subject": subject,
                             "datastream_id": ds,
+                            "zone_id": zone,
                             "severity": severity,
                             "state": state,
                             "message": message,

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, select
 
 from urbanops.core.timeutil import format_time
 from urbanops.storage import tables as t
+from urbanops.storage.types import geom_as_geojson
 
 CONTEXT = [
     "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context.jsonld",
@@ -30,6 +31,15 @@ def _when(value: Any) -> dict[str, Any]:
     return _prop({"@type": "DateTime", "@value": format_time(value)})
 
 
+def _source(row: Any) -> str:
+    """What raised the alert: a datastream, a zone (aggregate rules) or the whole city."""
+    if row.datastream_id is not None:
+        return f"urn:ngsi-ld:Datastream:urbanops:{row.datastream_id}"
+    if row.zone_id is not None:
+        return f"urn:ngsi-ld:Zone:urbanops:{row.zone_id}"
+    return "urn:ngsi-ld:City:urbanops"
+
+
 def alert_entities(
     conn: Connection,
     *,
@@ -38,7 +48,7 @@ def alert_entities(
     limit: int = 1000,
 ) -> list[dict[str, Any]]:
     """Alerts as NGSI-LD ``Alert`` entities, newest first."""
-    a, r, d = t.alerts, t.alert_rules, t.datastreams
+    a, r, d, z = t.alerts, t.alert_rules, t.datastreams, t.zones
     loc = (
         select(t.locations.c.location)
         .join(t.thing_locations, t.thing_locations.c.location_id == t.locations.c.id)
@@ -57,14 +67,18 @@ def alert_entities(
             a.c.opened_at,
             a.c.resolved_at,
             a.c.datastream_id,
+            a.c.zone_id,
+            a.c.subject,
             r.c.name,
             r.c.category,
             r.c.sub_category,
             d.c.thing_id,
             loc.label("location"),
+            geom_as_geojson(z.c.geometry).label("zone_geometry"),
         )
         .join(r, r.c.id == a.c.rule_id)
-        .join(d, d.c.id == a.c.datastream_id)
+        .outerjoin(d, d.c.id == a.c.datastream_id)
+        .outerjoin(z, z.c.id == a.c.zone_id)
         .order_by(a.c.id.desc())
         .limit(limit)
     )
@@ -82,13 +96,18 @@ def alert_entities(
             "description": _prop(row.message),
             "dateIssued": _when(row.opened_at),
             "validFrom": _when(row.opened_at),
-            "alertSource": _prop(f"urn:ngsi-ld:Datastream:urbanops:{row.datastream_id}"),
+            "alertSource": _prop(_source(row)),
             "data": _prop(
                 {
                     "rule": row.name,
                     "state": row.state,
                     "value": row.value,
-                    "thing": f"urn:ngsi-ld:Thing:urbanops:{row.thing_id}",
+                    "subject": row.subject,
+                    **(
+                        {"thing": f"urn:ngsi-ld:Thing:urbanops:{row.thing_id}"}
+                        if row.thing_id is not None
+                        else {}
+                    ),
                 }
             ),
             "dataProvider": _prop("UrbanOps"),
@@ -98,12 +117,9 @@ def alert_entities(
             entity["subCategory"] = _prop(row.sub_category)
         if row.resolved_at is not None:
             entity["validTo"] = _when(row.resolved_at)
-        if row.location:
-            geom = (
-                orjson.loads(row.location)
-                if isinstance(row.location, str | bytes)
-                else (row.location)
-            )
+        where = row.location or row.zone_geometry
+        if where:
+            geom = orjson.loads(where) if isinstance(where, str | bytes) else where
             entity["location"] = {"type": "GeoProperty", "value": geom}
         out.append(entity)
     return out

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from pydantic import ValidationError as PydanticError
 from sqlalchemy import Connection, delete, insert, select, update
 
-from urbanops.core.alerting import bump_rules_version
+from urbanops.core.alerting import bump_rules_version, legacy_scope
 from urbanops.core.rules import RuleIn, RulePatch, check_params
 from urbanops.errors import ConflictError, NotFoundError, ValidationError
 from urbanops.storage import tables as t
@@ -46,11 +46,7 @@ def rule_public(row: Any) -> dict[str, Any]:
         "id": row.id,
         "name": row.name,
         "kind": row.kind,
-        "scope": {
-            row.scope_kind: int(row.scope_value)
-            if row.scope_kind != "observed_property"
-            else row.scope_value
-        },
+        "scope": dict(row.scope) if row.scope else legacy_scope(row),
         "params": row.params,
         "severity": row.severity,
         "message": row.message,
@@ -64,6 +60,7 @@ def create_rule(conn: Connection, rule: RuleIn) -> int:
     r = t.alert_rules
     if conn.execute(select(r.c.id).where(r.c.name == rule.name)).first() is not None:
         raise ConflictError(f"a rule named {rule.name!r} exists", field="name")
+    _resolve_zone(conn, rule)
     kind, value = rule.scope.kind_value
     now = datetime.now(UTC)
     rid = int(
@@ -74,6 +71,7 @@ def create_rule(conn: Connection, rule: RuleIn) -> int:
                 kind=rule.kind,
                 scope_kind=kind,
                 scope_value=value,
+                scope=rule.scope.as_dict(),
                 params=rule.params,
                 severity=rule.severity,
                 message=rule.message,
@@ -88,6 +86,34 @@ def create_rule(conn: Connection, rule: RuleIn) -> int:
     )
     bump_rules_version(conn)
     return rid
+
+
+def _resolve_zone(conn: Connection, rule: RuleIn) -> None:
+    """Turn ``scope.zone`` given as a code or name into the zone's id; refuse unknown zones."""
+    z = t.zones
+    ref = rule.scope.zone
+    if ref is None:
+        if rule.scope.zone_kind is not None:
+            exists = conn.execute(select(z.c.id).where(z.c.kind == rule.scope.zone_kind)).first()
+            if exists is None:
+                raise ValidationError(
+                    f"scope.zone_kind: no zone of kind {rule.scope.zone_kind!r}",
+                    field="scope.zone_kind",
+                )
+        return
+    if isinstance(ref, int):
+        found = conn.execute(select(z.c.id).where(z.c.id == ref)).scalars().all()
+    else:
+        found = conn.execute(select(z.c.id).where(z.c.code == ref)).scalars().all()
+        if not found:
+            found = conn.execute(select(z.c.id).where(z.c.name == ref)).scalars().all()
+    if not found:
+        raise ValidationError(f"scope.zone: no zone {ref!r} (id, code or name)", field="scope.zone")
+    if len(found) > 1:
+        raise ValidationError(
+            f"scope.zone: {ref!r} names {len(found)} zones; give the zone id", field="scope.zone"
+        )
+    rule.scope.zone = int(found[0])
 
 
 def get_rule(conn: Connection, rule_id: int) -> Any:

@@ -253,6 +253,9 @@ alert_rules = Table(
     # FIWARE Smart Data Models Alert category / subCategory, used by the NGSI-LD export.
     Column("category", String(30), nullable=False, server_default="environment"),
     Column("sub_category", String(60)),
+    # The whole scope as given (e.g. {"zone": 3, "observed_property": "water_level"});
+    # scope_kind/scope_value hold its most selective part, by which rules are indexed.
+    Column("scope", JSON),
 )
 
 alert_rules_meta = Table(
@@ -268,7 +271,10 @@ alerts = Table(
     metadata,
     _id(),
     Column("rule_id", ForeignKey("alert_rules.id", ondelete="CASCADE"), nullable=False),
-    Column("datastream_id", ForeignKey("datastreams.id", ondelete="CASCADE"), nullable=False),
+    # What the alert is about: "datastream:<id>", "zone:<id>" (aggregate rules) or "city".
+    Column("subject", String(120), nullable=False),
+    Column("datastream_id", ForeignKey("datastreams.id", ondelete="CASCADE")),
+    Column("zone_id", ForeignKey("zones.id", ondelete="SET NULL"), index=True),
     Column("state", String(20), nullable=False),
     Column("severity", String(20), nullable=False),
     Column("message", Text, nullable=False),
@@ -281,7 +287,7 @@ alerts = Table(
     Index(
         "uq_alerts_open",
         "rule_id",
-        "datastream_id",
+        "subject",
         unique=True,
         sqlite_where=text("resolved_at IS NULL"),
         postgresql_where=text("resolved_at IS NULL"),
