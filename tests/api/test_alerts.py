@@ -3,6 +3,7 @@ lifecycle and history. Runs on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,7 +12,9 @@ from sqlalchemy import Engine
 
 from tests.api.helpers import data_array, thing_body
 from tests.conftest import auth
+from urbanops.api.app import create_app
 from urbanops.core.alerting import evaluate_staleness
+from urbanops.settings import Settings
 
 STA = "/sta/v1.1"
 T0 = datetime(2024, 8, 8, 12, 0, tzinfo=UTC)
@@ -239,3 +242,25 @@ def test_ngsi_ld_export(client: TestClient, keys: dict[str, str]) -> None:
         },
     )
     assert bad.status_code == 400 and "category" in bad.json()["detail"]
+
+
+def test_staleness_timer_runs_in_the_served_app(settings: Settings, keys: dict[str, str]) -> None:
+    """``urbanops serve`` checks staleness rules by itself (the app's lifespan timers)."""
+    app = create_app(settings.model_copy(update={"alert_check_interval_s": 0.2}))
+    op = keys["operator"]
+    with TestClient(app) as client:
+        tid, ds = _stream(client, op)
+        _rule(
+            client,
+            op,
+            name="offline",
+            kind="staleness",
+            scope={"thing": tid},
+            params={"max_age_s": 60},
+        )
+        _send(client, op, ds, [20.0])  # in 2024: long stale by now
+        deadline = time.monotonic() + 10
+        while not _alerts(client, op, state="open") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(_alerts(client, op, state="open")) == 1
+    app.state.engine.dispose()

@@ -57,10 +57,15 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
     for thread in threads:
         thread.start()
+    publisher = app.state.stored_publisher
+    if publisher is not None:
+        publisher.start()
     yield
     stop.set()
     for thread in threads:
         thread.join(timeout=10)
+    if publisher is not None:
+        publisher.stop()
 
 
 def _every(stop: threading.Event, interval_s: float, task: Any, app: FastAPI) -> None:
@@ -84,6 +89,20 @@ def _deliver_webhooks(app: FastAPI) -> None:
     deliver_due(app.state.engine)
 
 
+def _stored_publisher(settings: Settings) -> Any:
+    """Observations written over HTTP are published on the stored topic when MQTT is set up."""
+    if not (settings.mqtt_url and settings.mqtt_republish):
+        return None
+    from urbanops.core.stored_feed import StoredPublisher
+
+    return StoredPublisher(
+        settings.mqtt_url,
+        client_id=settings.mqtt_client_id,
+        username=settings.mqtt_username,
+        password=settings.mqtt_password.get_secret_value() if settings.mqtt_password else None,
+    )
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the application for ``settings`` (default: from the environment)."""
     settings = settings or get_settings()
@@ -93,9 +112,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         docs_url="/docs",
         redoc_url=None,
+        lifespan=_lifespan,
     )
     app.state.settings = settings
     app.state.engine = make_engine(settings.sqlalchemy_url)
+    app.state.stored_publisher = _stored_publisher(settings)
     problems.install(app)
     app.include_router(sta.router)
     app.include_router(latest.router)

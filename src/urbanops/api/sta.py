@@ -29,6 +29,7 @@ from urbanops.core.sensing.entities import ENTITIES, Entity, Nav
 from urbanops.core.sensing.observations import parse_data_array, write_observations
 from urbanops.core.sensing.query import Parent, Reader
 from urbanops.core.sensing.write import Writer
+from urbanops.core.stored_feed import collecting
 from urbanops.errors import NotFoundError
 from urbanops.settings import Settings
 
@@ -120,7 +121,7 @@ def _add_collection(entity: Entity) -> None:
     ) -> Response:
         _authorise(principal, name)
         body = await read_json(request, settings)
-        ident = await run_in_threadpool(_create, engine, principal, name, body, None)
+        ident = await run_in_threadpool(_create, request, engine, principal, name, body, None)
         return _created(request, settings, name, ident)
 
     def get_one(
@@ -271,7 +272,7 @@ def _add_navigation(entity: Entity, nav: Nav) -> None:
             _authorise(principal, target.set_name)
             body = await read_json(request, settings)
             ident = await run_in_threadpool(
-                _create, engine, principal, target.set_name, body, (back.name, id)
+                _create, request, engine, principal, target.set_name, body, (back.name, id)
             )
             return _created(request, settings, target.set_name, ident)
 
@@ -295,9 +296,14 @@ def _authorise(principal: Principal, set_name: str) -> None:
 
 
 def _create(
-    engine: Any, principal: Principal, set_name: str, body: Any, link: tuple[str, int] | None
+    request: Request,
+    engine: Any,
+    principal: Principal,
+    set_name: str,
+    body: Any,
+    link: tuple[str, int] | None,
 ) -> int:
-    with engine.begin() as conn:
+    with collecting(engine, request.app.state.stored_publisher) as conn:
         return Writer(conn, device_thing_id=principal.thing_id).create(set_name, body, link=link)
 
 
@@ -329,7 +335,7 @@ async def create_observations(
                 f"{len(rows)} observations in one request; the limit is "
                 f"{settings.max_bulk_observations}"
             )
-        with engine.begin() as conn:
+        with collecting(engine, request.app.state.stored_publisher) as conn:
             result = write_observations(conn, rows, device_thing_id=principal.thing_id)
         prefix = f"{base}/Observations("
         return orjson.dumps([f"{prefix}{i})" for i in result.ids])

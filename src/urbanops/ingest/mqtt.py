@@ -26,7 +26,7 @@ from urllib.parse import unquote, urlsplit
 
 from sqlalchemy import Engine
 
-from urbanops.core.sensing.observations import value_json
+from urbanops.core import stored_feed
 from urbanops.errors import ValidationError
 from urbanops.ingest.messages import Catalog, Rejected, to_rows
 from urbanops.ingest.store import BatchResult, Message, store_batch
@@ -35,8 +35,7 @@ from urbanops.settings import Settings
 log = logging.getLogger("urbanops.ingest.mqtt")
 
 SUBSCRIPTIONS = ("v1.1/+/Observations", "urbanops/v1/things/+/senml")
-STORED_TOPIC = "urbanops/v1/stored/Datastreams({})/Observations"
-REPUBLISH_CHUNK = 1000
+STORED_TOPIC = stored_feed.STORED_TOPIC
 
 
 @dataclass(frozen=True)
@@ -260,21 +259,7 @@ class MqttIngest:
                 delay = min(delay * 2, 10.0)
 
     def _republish(self, messages: list[Message]) -> None:
-        """Publish what was stored: per datastream, a JSON array of its new observations.
-
-        One message per datastream and batch (at most ``REPUBLISH_CHUNK`` observations each)
-        rather than one per observation: at tens of thousands of readings per second, a publish
-        per reading costs more CPU than storing it.
-        """
-        by_stream: dict[int, list[str]] = {}
-        for m in messages:
-            for row, oid in zip(m.rows, m.ids, strict=False):
-                by_stream.setdefault(row.datastream_id, []).append(
-                    f'{{"@iot.id":{oid},{value_json(row)}}}'
-                )
-        for ds, items in by_stream.items():
-            topic = STORED_TOPIC.format(ds)
-            for i in range(0, len(items), REPUBLISH_CHUNK):
-                self.client.publish(
-                    topic, "[" + ",".join(items[i : i + REPUBLISH_CHUNK]) + "]", qos=1
-                )
+        """Publish what was stored (see :mod:`urbanops.core.stored_feed`)."""
+        pairs = [(row, oid) for m in messages for row, oid in zip(m.rows, m.ids, strict=False)]
+        for topic, payload in stored_feed.messages(pairs):
+            self.client.publish(topic, payload, qos=1)

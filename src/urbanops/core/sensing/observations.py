@@ -44,6 +44,10 @@ ALLOWED_FIELDS = {
 }
 
 
+#: ``Connection.info`` key under which a caller collects what was stored (core.stored_feed).
+STORED_FEED_KEY = "urbanops.stored_feed"
+
+
 @dataclass(slots=True)
 class ObservationRow:
     """A validated observation ready to store."""
@@ -334,6 +338,9 @@ def write_observations(
     _update_datastreams(conn, rows, ids)
     # Alerts commit with the readings that raise them.
     evaluate_rows(conn, rows)
+    pending = conn.info.get(STORED_FEED_KEY)
+    if pending is not None:  # the API publishes these once the transaction has committed
+        pending.extend(zip(rows, ids, strict=True))
     return WriteResult(ids, created)
 
 
