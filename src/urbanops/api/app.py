@@ -33,15 +33,18 @@ Errors are RFC 9457 problem+json.
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Background work of the API process: staleness checks and webhook deliveries."""
+    """Background work: staleness checks and webhook deliveries, in one process at a time."""
+    from urbanops.core.lease import Lease
+
     stop = threading.Event()
     settings = app.state.settings
+    lease = Lease(app.state.engine, settings.data_dir)
     threads = []
     if settings.alert_check_interval_s > 0:
         threads.append(
             threading.Thread(
                 target=_every,
-                args=(stop, settings.alert_check_interval_s, _check_staleness, app),
+                args=(stop, settings.alert_check_interval_s, _check_staleness, app, lease),
                 name="urbanops-staleness",
                 daemon=True,
             )
@@ -50,7 +53,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         threads.append(
             threading.Thread(
                 target=_every,
-                args=(stop, settings.webhook_interval_s, _deliver_webhooks, app),
+                args=(stop, settings.webhook_interval_s, _deliver_webhooks, app, lease),
                 name="urbanops-webhooks",
                 daemon=True,
             )
@@ -66,10 +69,18 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         thread.join(timeout=10)
     if publisher is not None:
         publisher.stop()
+    lease.release()
 
 
-def _every(stop: threading.Event, interval_s: float, task: Any, app: FastAPI) -> None:
+_LEASE_LOCK = threading.Lock()
+
+
+def _every(stop: threading.Event, interval_s: float, task: Any, app: FastAPI, lease: Any) -> None:
     while not stop.wait(interval_s):
+        with _LEASE_LOCK:
+            held = lease.acquire()
+        if not held:  # another process does this work
+            continue
         try:
             task(app)
         except Exception:  # keep going; a failed round is logged and retried
