@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -132,14 +133,39 @@ def test_serve_with_two_workers_takes_concurrent_writes(tmp_path: Path) -> None:
         server.stop()
 
 
+def _add_district(data_dir: Path) -> None:
+    from sqlalchemy import insert
+
+    from urbanops.storage import tables as t
+    from urbanops.storage.engine import make_engine
+
+    ring = [[127.0, 37.4], [127.1, 37.4], [127.1, 37.5], [127.0, 37.4]]
+    engine = make_engine(f"sqlite:///{data_dir / 'urbanops.db'}")
+    with engine.begin() as conn:
+        conn.execute(
+            insert(t.zones).values(
+                name="Seocho-gu",
+                kind="district",
+                geometry=json.dumps({"type": "Polygon", "coordinates": [ring]}),
+            )
+        )
+    engine.dispose()
+
+
 def test_rules_load_example_file_and_bad_files(tmp_path: Path) -> None:
     from tests.conftest import ROOT
 
+    # Without districts the aggregate rule of the example is refused, and nothing is created.
+    r = run(tmp_path, "rules", "load", str(ROOT / "examples" / "rules.yaml"))
+    assert r.returncode == 1 and "no zone of kind 'district'" in r.stderr
+    assert "Heat" not in run(tmp_path, "rules", "list").stdout
+    _add_district(tmp_path)
     r = run(tmp_path, "rules", "load", str(ROOT / "examples" / "rules.yaml"))
     assert r.returncode == 0, r.stderr
-    assert "5 rule(s) created" in r.stdout
+    assert "6 rule(s) created" in r.stdout
     listing = run(tmp_path, "rules", "list").stdout
     assert "Flood - drain level rising fast" in listing and "rise=20" in listing
+    assert "statistic=mean" in listing and "zone_kind=district" in listing
     again = run(tmp_path, "rules", "load", str(ROOT / "examples" / "rules.yaml"))
     assert again.returncode == 1 and "exists" in again.stderr
     bad = tmp_path / "bad.yaml"

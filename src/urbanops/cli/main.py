@@ -303,22 +303,27 @@ def rules_list() -> None:
     """List the alert rules."""
     from sqlalchemy import select
 
+    from urbanops.core.rule_store import rule_public
     from urbanops.storage import tables as t
     from urbanops.storage.engine import engine_for, upgrade
+
+    def show(value: object) -> str:
+        return f"{value:g}" if isinstance(value, float) else str(value)
 
     settings = _settings()
     upgrade(settings)
     table = Table("id", "name", "kind", "scope", "params", "severity", "enabled")
     with engine_for(settings.sqlalchemy_url).connect() as conn:
-        for r in conn.execute(select(t.alert_rules).order_by(t.alert_rules.c.id)):
+        for row in conn.execute(select(t.alert_rules).order_by(t.alert_rules.c.id)):
+            r = rule_public(row)
             table.add_row(
-                str(r.id),
-                r.name,
-                r.kind,
-                f"{r.scope_kind}={r.scope_value}",
-                ", ".join(f"{k}={v:g}" for k, v in r.params.items()),
-                r.severity,
-                "yes" if r.enabled else "no",
+                str(r["id"]),
+                r["name"],
+                r["kind"],
+                ", ".join(f"{k}={v}" for k, v in r["scope"].items()),
+                ", ".join(f"{k}={show(v)}" for k, v in r["params"].items()),
+                r["severity"],
+                "yes" if r["enabled"] else "no",
             )
     out.print(table)
 
