@@ -1,0 +1,1 @@
+"""Thermal inspection of district-heating pipes from drone thermal mosaics."""

@@ -1,0 +1,402 @@
+"""Warm anomalies in one tile of a thermal mosaic: background, residual, blobs and their features.
+
+Background model: an oriented morphological open-close filter (see :func:`background`), on a
+decimated copy interpolated back. Opening removes warm features in which a long, narrow
+rectangle fits at no orientation (leaks, insulation strips, cars) and keeps every region in
+which it fits at some orientation, with its edges: the boundary between asphalt and verge, a roof
+edge or a seam between two images of the mosaic stays in the background instead of leaving a warm
+fringe in the residual, as a (Gaussian or box) smoothing background would, and a street narrower
+than a leak's footprint is still kept because it is long. Closing first removes cold features
+(puddles, small tree crowns) that would otherwise pull the background down around them.
+
+Residual = smoothed temperature - background, re-centred; its local spread is a standard
+deviation of the residual clipped to +-2 deg C (so anomalies barely inflate it), from box
+filters. A blob is a connected region of a pipe's corridor above ``grow_excess_c`` and
+``grow_z`` deviations that holds a pixel above ``detect_excess_c`` and ``detect_z`` (hysteresis
+thresholding: the footprint of a leak is kept whole, not just its top).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from urbanops.domains.thermal.models import InspectParams
+
+
+@dataclass
+class Blob:
+    """A connected set of candidate pixels and what describes it (tile-local pixel units)."""
+
+    row: float  # warmest pixel (global pixel coordinates)
+    col: float
+    area_px: int
+    peak_excess_c: float
+    mean_excess_c: float
+    peak_c: float
+    background_c: float
+    z_peak: float
+    length_px: float  # extent along the principal axis (4 sd)
+    width_px: float
+    orientation_rad: float  # principal axis, counter-clockwise from east (image x), north-up
+    sharpness_per_m: float  # steepest edge / peak excess: diffuse (buried) vs sharp (on top)
+    corridor_pipe: int  # index of the pipe whose corridor holds the peak
+    bbox: tuple[int, int, int, int]  # global row0, col0, row1, col1
+
+
+def _filled(temp: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Nodata filled from nearby valid pixels (normalised box filter), for filtering only."""
+    import cv2
+
+    if valid.all():
+        return temp
+    data = np.where(valid, temp, 0).astype(np.float32)
+    w = valid.astype(np.float32)
+    size = (31, 31)
+    num = cv2.boxFilter(data, -1, size, normalize=False, borderType=cv2.BORDER_REFLECT)
+    den = cv2.boxFilter(w, -1, size, normalize=False, borderType=cv2.BORDER_REFLECT)
+    fallback = float(np.median(temp[valid])) if valid.any() else 0.0
+    fill = np.where(den > 0, num / np.maximum(den, 1e-6), fallback)
+    return np.where(valid, temp, fill).astype(np.float32)
+
+
+def _oriented(
+    img: np.ndarray, op: int, length_px: int, width_px: int, angles: list[float]
+) -> np.ndarray:
+    """Min (closing) or max (opening) over orientations of a morphological filter with a
+    ``length_px`` x ``width_px`` rectangle, done by rotating the image, not the element (an
+    axis-aligned rectangle is separable and fast)."""
+    import cv2
+
+    h, w = img.shape
+    side = math.ceil(math.hypot(h, w)) + 2
+    centre_src = (w / 2.0, h / 2.0)
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (length_px, width_px))
+    out: np.ndarray | None = None
+    for angle in angles:
+        m = cv2.getRotationMatrix2D(centre_src, angle, 1.0)
+        m[0, 2] += side / 2.0 - centre_src[0]
+        m[1, 2] += side / 2.0 - centre_src[1]
+        rot = cv2.warpAffine(
+            img, m, (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
+        filt = cv2.morphologyEx(rot, op, kernel, borderType=cv2.BORDER_REPLICATE)
+        back = cv2.warpAffine(
+            filt,
+            m,
+            (w, h),
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
+        if out is None:
+            out = back
+        elif op == cv2.MORPH_CLOSE:
+            np.minimum(out, back, out=out)
+        else:
+            np.maximum(out, back, out=out)
+    assert out is not None
+    return out
+
+
+def element_angles(params: InspectParams, directions_deg: list[float] = ()) -> list[float]:  # type: ignore[assignment]
+    """Rotations (deg) for the background element: evenly spaced, plus the directions of the
+    pipes in the tile and their perpendiculars (pipes run along streets, so the element lies
+    exactly along the street and fits in narrow ones too)."""
+    out: list[float] = [
+        180.0 * k / params.background_angles for k in range(params.background_angles)
+    ]
+    for d in directions_deg:
+        for a in ((-d) % 180.0, (90.0 - d) % 180.0):
+            if all(min(abs(a - b), 180 - abs(a - b)) > 2.0 for b in out):
+                out.append(a)
+    return out
+
+
+def background(
+    smooth: np.ndarray,
+    px_m: float,
+    params: InspectParams,
+    directions_deg: list[float] = (),  # type: ignore[assignment]
+) -> np.ndarray:
+    """Oriented open-close background at the resolution of ``smooth``.
+
+    Computed on a copy decimated to about ``background_px_m`` per pixel and interpolated back.
+    First a closing with a disc of ``cold_feature_m`` fills cold spots smaller than it
+    (puddles, small tree crowns). Then an opening with a ``background_length_m`` x
+    ``background_width_m`` rectangle at several orientations: a region survives when such a
+    rectangle fits inside it at some orientation (streets, verges, roofs, the two sides of a
+    seam), and is removed when none does (leaks, insulation strips narrower than the rectangle,
+    cars).
+    """
+    import cv2
+
+    factor = max(1, int(params.background_px_m / px_m))
+    h, w = smooth.shape
+    small = (
+        cv2.resize(smooth, (max(1, w // factor), max(1, h // factor)), interpolation=cv2.INTER_AREA)
+        if factor > 1
+        else smooth
+    )
+    low_px = px_m * factor
+    length = max(3, round(params.background_length_m / low_px)) | 1
+    width = max(3, round(params.background_width_m / low_px)) | 1
+    angles = element_angles(params, directions_deg)
+    cold = max(3, round(params.cold_feature_m / low_px)) | 1
+    closed = cv2.morphologyEx(
+        small,
+        cv2.MORPH_CLOSE,
+        cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (cold, cold)),
+        borderType=cv2.BORDER_REPLICATE,
+    )
+    opened = _oriented(closed, cv2.MORPH_OPEN, length, width, angles)
+    if factor > 1:
+        return cv2.resize(opened, (w, h), interpolation=cv2.INTER_LINEAR)
+    return opened
+
+
+def residual_and_spread(
+    temp: np.ndarray,
+    valid: np.ndarray,
+    px_m: float,
+    params: InspectParams,
+    directions_deg: list[float] = (),  # type: ignore[assignment]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Smoothed temperature, residual against the background, and the residual's local spread.
+
+    The open-close background follows the lower envelope of the surface texture, so the raw
+    residual sits a little above zero everywhere; it is re-centred on its local mean (clipped
+    at +-2 deg C, over a ``background_length_m`` window) before anomalies are measured.
+    """
+    import cv2
+
+    filled = _filled(temp, valid)
+    sigma_px = params.smooth_sigma_m / px_m
+    smooth = cv2.GaussianBlur(filled, (0, 0), sigma_px) if sigma_px >= 0.5 else filled
+    raw = smooth - background(smooth, px_m, params, directions_deg)
+    clipped = np.clip(raw, -2.0, 2.0)
+    win = max(3, int(params.background_length_m / px_m) | 1)
+    mean = cv2.blur(clipped, (win, win), borderType=cv2.BORDER_REFLECT)
+    sq = cv2.blur(clipped * clipped, (win, win), borderType=cv2.BORDER_REFLECT)
+    spread = np.sqrt(np.maximum(sq - mean * mean, 0.0))
+    np.maximum(spread, params.min_spread_c, out=spread)
+    return smooth, raw - mean, spread
+
+
+def find_blobs(
+    temp: np.ndarray,
+    valid: np.ndarray,
+    corridor: np.ndarray,
+    px_m: float,
+    params: InspectParams,
+    *,
+    origin: tuple[int, int] = (0, 0),
+    core: tuple[int, int, int, int] | None = None,
+    directions_deg: list[float] = (),  # type: ignore[assignment]
+) -> list[Blob]:
+    """Candidate blobs of one tile.
+
+    Parameters
+    ----------
+    temp
+        Temperatures in deg C (float32; anything where ``valid`` is False is ignored).
+    valid
+        True where the mosaic has data.
+    corridor
+        0 outside every pipe corridor, else 1 + the index of the pipe.
+    px_m
+        Pixel size in metres.
+    origin
+        Global (row, col) of the tile's first pixel.
+    core
+        Tile-local (row0, col0, row1, col1): only blobs whose peak falls inside are kept
+        (tiles overlap by a halo so that each blob is seen whole by exactly one tile).
+    directions_deg
+        Directions of the pipes in the tile (deg, counter-clockwise from east, north up).
+    """
+    import cv2
+
+    smooth, res, spread = residual_and_spread(temp, valid, px_m, params, directions_deg)
+    z = res / spread
+    # Hysteresis: a blob is a connected region above the low level holding at least one pixel
+    # above the high level, so a leak keeps its whole footprint, not just its top.
+    low = valid & (corridor > 0) & (res > params.grow_excess_c) & (z > params.grow_z)
+    high = low & (res > params.detect_excess_c) & (z > params.detect_z)
+    if not high.any():
+        return []
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(low.astype(np.uint8), connectivity=8)
+    seeded = np.zeros(n, dtype=bool)
+    seeded[np.unique(labels[high])] = True
+    min_area_px = max(2, int(params.min_area_m2 / (px_m * px_m)))
+    gy, gx = np.gradient(res, px_m)
+    grad = np.hypot(gx, gy)
+    out: list[Blob] = []
+    for i in range(1, n):
+        x0, y0, bw, bh, area = (int(v) for v in stats[i])
+        if area < min_area_px or not seeded[i]:
+            continue
+        rs, cs = slice(y0, y0 + bh), slice(x0, x0 + bw)
+        for sel in _split(res[rs, cs], labels[rs, cs] == i, px_m, params):
+            if int(sel.sum()) < min_area_px:
+                continue
+            blob = _describe(sel, y0, x0, res, smooth, z, grad, corridor, px_m)
+            if core is not None and not (
+                core[0] <= blob.row < core[2] and core[1] <= blob.col < core[3]
+            ):
+                continue
+            blob.row += origin[0]
+            blob.col += origin[1]
+            b0, b1, b2, b3 = blob.bbox
+            blob.bbox = (b0 + origin[0], b1 + origin[1], b2 + origin[0], b3 + origin[1])
+            out.append(blob)
+    return out
+
+
+def _split(
+    res: np.ndarray, sel: np.ndarray, px_m: float, params: InspectParams
+) -> list[np.ndarray]:
+    """Split a blob with several warm peaks (a leak touching a parked car) at the valleys
+    between them (watershed from the peaks), so each is described and placed on its own."""
+    import cv2
+    from scipy import ndimage
+
+    k = max(3, int(params.split_distance_m / px_m) | 1)
+    local = np.where(sel, res, -1e9).astype(np.float32)
+    peaks = (
+        sel
+        & (local >= cv2.dilate(local, np.ones((k, k), np.uint8)))
+        & (res > params.detect_excess_c + params.split_min_peak_c)
+    )
+    count, markers = cv2.connectedComponents(peaks.astype(np.uint8), connectivity=8)
+    if count <= 2:  # background label + one peak
+        return [sel]
+    top = float(res[sel].max())
+    depth = np.clip((top - res) / max(top, 1e-3) * 60000, 0, 65000).astype(np.uint16)
+    depth[~sel] = 65535  # outside the blob: flooded last, then cut away
+    basins = ndimage.watershed_ift(depth, markers.astype(np.int32))
+    parts = [sel & (basins == j) for j in range(1, count)]
+    # Merge basins separated only by a shallow valley (texture on one warm spot): split only
+    # where the saddle between two peaks is below half of the lower one.
+    peak = [float(res[p].max()) if p.any() else 0.0 for p in parts]
+    parent = list(range(len(parts)))
+
+    def root(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    kernel = np.ones((3, 3), np.uint8)
+    for a in range(len(parts)):
+        grown = cv2.dilate(parts[a].astype(np.uint8), kernel).astype(bool)
+        for b in range(a + 1, len(parts)):
+            border = grown & parts[b]
+            if not border.any():
+                continue
+            saddle = float(res[border].max())
+            if saddle >= params.split_saddle * min(peak[a], peak[b]):
+                parent[root(b)] = root(a)
+    merged: dict[int, np.ndarray] = {}
+    for j, part in enumerate(parts):
+        r = root(j)
+        merged[r] = merged[r] | part if r in merged else part
+    return list(merged.values())
+
+
+def _describe(
+    sel: np.ndarray,
+    y0: int,
+    x0: int,
+    res: np.ndarray,
+    smooth: np.ndarray,
+    z: np.ndarray,
+    grad: np.ndarray,
+    corridor: np.ndarray,
+    px_m: float,
+) -> Blob:
+    """Features of the blob ``sel`` (a mask of the bounding box at y0, x0), tile coordinates."""
+    import cv2
+
+    bh, bw = sel.shape
+    rs, cs = slice(y0, y0 + bh), slice(x0, x0 + bw)
+    rr, cc = np.nonzero(sel)
+    r = res[rs, cs][sel]
+    k = int(np.argmax(r))
+    peak_r, peak_c = int(rr[k]) + y0, int(cc[k]) + x0
+    peak_excess = float(r[k])
+    # Edge sharpness: the gradient on the blob's flank (30-70 % of its peak) relative to its
+    # excess. Heat from below has gentle flanks; objects on the surface have steep edges.
+    g = grad[rs, cs][sel]
+    flank = (r >= 0.3 * peak_excess) & (r <= 0.7 * peak_excess)
+    if flank.sum() >= 5:
+        steep = float(np.median(g[flank]))
+    else:
+        pad = max(2, int(0.5 / px_m))
+        er0, ec0 = max(0, y0 - pad), max(0, x0 - pad)
+        er1, ec1 = min(res.shape[0], y0 + bh + pad), min(res.shape[1], x0 + bw + pad)
+        grown = np.zeros((er1 - er0, ec1 - ec0), np.uint8)
+        grown[y0 - er0 : y0 - er0 + bh, x0 - ec0 : x0 - ec0 + bw] = sel
+        ring = cv2.dilate(grown, np.ones((3, 3), np.uint8), iterations=pad).astype(bool)
+        edge = grad[er0:er1, ec0:ec1][ring]
+        steep = float(np.percentile(edge, 75)) if edge.size else 0.0
+    length, width, orientation = _shape(rr.astype(np.float64), cc.astype(np.float64))
+    return Blob(
+        row=float(peak_r),  # the warmest point: where a crew would dig
+        col=float(peak_c),
+        area_px=int(sel.sum()),
+        peak_excess_c=peak_excess,
+        mean_excess_c=float(r.mean()),
+        peak_c=float(smooth[peak_r, peak_c]),
+        background_c=float(smooth[peak_r, peak_c] - peak_excess),
+        z_peak=float(z[peak_r, peak_c]),
+        length_px=length,
+        width_px=width,
+        orientation_rad=orientation,
+        sharpness_per_m=steep / max(peak_excess, 1e-3),
+        corridor_pipe=int(corridor[peak_r, peak_c]) - 1,
+        bbox=(
+            int(rr.min()) + y0,
+            int(cc.min()) + x0,
+            int(rr.max()) + y0 + 1,
+            int(cc.max()) + x0 + 1,
+        ),
+    )
+
+
+def _shape(rr: np.ndarray, cc: np.ndarray) -> tuple[float, float, float]:
+    """Length and width (4 sd along the principal axes, px) and orientation (rad, from east)."""
+    if rr.size < 3:
+        return 1.0, 1.0, 0.0
+    x, y = cc - cc.mean(), -(rr - rr.mean())  # y up
+    cov = np.cov(np.vstack([x, y]))
+    vals, vecs = np.linalg.eigh(cov)
+    major = vecs[:, 1]
+    length = 4 * math.sqrt(max(vals[1], 1 / 12))
+    width = 4 * math.sqrt(max(vals[0], 1 / 12))
+    return length, width, math.atan2(major[1], major[0])
+
+
+def naive_blobs(
+    temp: np.ndarray, valid: np.ndarray, corridor: np.ndarray, threshold_c: float
+) -> list[tuple[float, float, float]]:
+    """The baseline: pixels warmer than the corridor's median by ``threshold_c``.
+
+    What a global threshold on the residual inside the corridor finds, with no background model,
+    no classification: (row, col, excess) per connected blob.
+    """
+    import cv2
+
+    inside = valid & (corridor > 0)
+    if not inside.any():
+        return []
+    excess = temp - float(np.median(temp[inside]))
+    mask = inside & (excess > threshold_c)
+    n, labels, stats, centroids = cv2.connectedComponentsWithStats(mask.astype(np.uint8), 8)
+    out = []
+    for i in range(1, n):
+        if stats[i][4] < 2:
+            continue
+        sel = labels == i
+        out.append((float(centroids[i][1]), float(centroids[i][0]), float(excess[sel].max())))
+    return out

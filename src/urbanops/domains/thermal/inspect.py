@@ -1,0 +1,477 @@
+"""Inspect a survey: a thermal mosaic and a pipe network in, findings and a report out.
+
+The mosaic is processed in overlapping tiles (``tile_px`` square plus a halo wide enough for the
+background model and the largest blob), never whole: each tile is read with a window, its pipe
+corridors are rasterised, and its blobs are kept when their centroid falls in the tile's core, so
+every blob is reported once. Only tiles that touch a corridor are read. Tiles run on a local
+thread pool (OpenCV, NumPy and GDAL release the GIL) or, when ``dask_address`` is given
+(``URBANOPS_DASK_ADDRESS``), on that Dask cluster: the same function, the same results.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pyproj import CRS, Transformer
+from shapely import STRtree
+from shapely.geometry import Point, box
+from shapely.geometry.base import BaseGeometry
+from shapely.ops import nearest_points
+from shapely.ops import transform as shp_transform
+
+from urbanops.domains.thermal.classify import alignment, classify
+from urbanops.domains.thermal.detect import Blob, find_blobs, naive_blobs
+from urbanops.domains.thermal.io import (
+    MosaicInfo,
+    ThermalInputError,
+    open_mosaic,
+    read_known,
+    read_network,
+    to_celsius,
+    work_to_mosaic,
+)
+from urbanops.domains.thermal.models import Finding, InspectParams, Pipe
+
+Progress = Callable[[float, str], None]
+
+
+@dataclass
+class TileTask:
+    """Everything a worker needs for one tile (picklable, for Dask)."""
+
+    info: MosaicInfo
+    row0: int
+    col0: int
+    rows: int
+    cols: int
+    core: tuple[int, int, int, int]  # tile-local
+    corridors: list[tuple[int, bytes]]  # (pipe index, WKB polygon in the mosaic CRS)
+    samples: list[tuple[int, int, int]]  # (pipe index, global row, global col) in the core
+    params: InspectParams
+    baseline_c: float | None = None
+    directions_deg: list[float] = field(default_factory=list)
+
+
+@dataclass
+class TileResult:
+    blobs: list[Blob]
+    covered: dict[int, int]  # pipe index -> valid samples
+    valid_px: int
+    baseline: list[tuple[float, float, float]] = field(default_factory=list)
+
+
+def run_tile(task: TileTask) -> TileResult:
+    """Read, detect and measure coverage in one tile (runs in a worker)."""
+    import cv2
+    import rasterio
+    from rasterio.errors import RasterioIOError
+    from rasterio.features import rasterize
+    from rasterio.windows import Window
+    from shapely import wkb
+
+    cv2.setNumThreads(1)
+    info = task.info
+    window = Window(task.col0, task.row0, task.cols, task.rows)
+    try:
+        with rasterio.open(info.path) as ds:
+            raw = ds.read(1, window=window, masked=True)
+    except RasterioIOError as exc:
+        raise ThermalInputError(
+            f"{Path(info.path).name}: truncated or corrupt near row {task.row0}, column "
+            f"{task.col0} ({str(exc).splitlines()[0][:160]})",
+            field="mosaic",
+        ) from None
+    temp = to_celsius(np.ma.getdata(raw), np.ma.getmaskarray(raw), info)
+    valid = np.isfinite(temp)
+    transform = info.affine * info.affine.translation(task.col0, task.row0)
+    shapes = [(wkb.loads(g), idx + 1) for idx, g in task.corridors]
+    corridor = (
+        rasterize(shapes, out_shape=temp.shape, transform=transform, fill=0, dtype="int32")
+        if shapes
+        else np.zeros(temp.shape, dtype=np.int32)
+    )
+    blobs = (
+        find_blobs(
+            temp,
+            valid,
+            corridor,
+            info.px_m,
+            task.params,
+            origin=(task.row0, task.col0),
+            core=task.core,
+            directions_deg=task.directions_deg,
+        )
+        if valid.any()
+        else []
+    )
+    covered: dict[int, int] = {}
+    for idx, r, c in task.samples:
+        lr, lc = r - task.row0, c - task.col0
+        if 0 <= lr < temp.shape[0] and 0 <= lc < temp.shape[1] and valid[lr, lc]:
+            covered[idx] = covered.get(idx, 0) + 1
+    baseline = []
+    if task.baseline_c is not None and valid.any():
+        r0, c0, r1, c1 = task.core
+        for r, c, ex in naive_blobs(temp, valid, corridor, task.baseline_c):
+            if r0 <= r < r1 and c0 <= c < c1:
+                baseline.append((r + task.row0, c + task.col0, ex))
+    return TileResult(blobs, covered, int(valid.sum()), baseline)
+
+
+@dataclass
+class Inspection:
+    """The result of :func:`inspect`."""
+
+    findings: list[Finding]
+    candidates: list[Finding]
+    coverage: dict[str, Any]
+    info: MosaicInfo
+    pipes: list[Pipe]
+    params: InspectParams
+    seconds: float
+    tiles: int
+    baseline: list[tuple[float, float, float]] = field(default_factory=list)  # x, y (work), excess
+
+    def summary(self) -> dict[str, Any]:
+        kinds: dict[str, int] = {}
+        for f in self.findings:
+            kinds[f.kind] = kinds.get(f.kind, 0) + 1
+        return {
+            "findings": len(self.findings),
+            "by_kind": kinds,
+            "candidates": len(self.candidates),
+            "pipe_length_m": self.coverage["total_length_m"],
+            "imaged_length_m": self.coverage["imaged_length_m"],
+            "megapixels": round(self.info.megapixels, 2),
+            "seconds": round(self.seconds, 2),
+        }
+
+
+def _tiles(info: MosaicInfo, params: InspectParams) -> tuple[int, list[tuple[int, int, int, int]]]:
+    """Halo and tile cores (row0, col0, row1, col1) covering the raster."""
+    halo = math.ceil((params.background_length_m + 12.0) / info.px_m)
+    step = params.tile_px
+    cores = [
+        (r, c, min(info.height, r + step), min(info.width, c + step))
+        for r in range(0, info.height, step)
+        for c in range(0, info.width, step)
+    ]
+    return halo, cores
+
+
+def plan(
+    info: MosaicInfo, pipes: list[Pipe], params: InspectParams, *, baseline_c: float | None = None
+) -> tuple[list[TileTask], list[float], list[int]]:
+    """Tile tasks for the tiles that touch a corridor; per pipe its corridor half-width and
+    number of coverage samples."""
+    to_mosaic = work_to_mosaic(info)
+    inv = ~info.affine
+    half_widths = [params.corridor_half_width_m(p.depth_m, p.diameter_m) for p in pipes]
+    corridors: list[BaseGeometry] = []
+    for p, hw in zip(pipes, half_widths, strict=True):
+        poly = p.line.buffer(hw, cap_style="flat")
+        if to_mosaic is not None:
+            poly = shp_transform(to_mosaic, poly.segmentize(hw))
+        corridors.append(poly)
+    tree = STRtree(corridors)
+    axes = [
+        p.line if to_mosaic is None else shp_transform(to_mosaic, p.line.segmentize(5.0))
+        for p in pipes
+    ]
+    # Coverage samples: points every ~4 pixels along each pipe, in mosaic pixel coordinates.
+    spacing = max(4 * info.px_m, 0.25)
+    samples_by_pipe: list[list[tuple[int, int]]] = []
+    for p in pipes:
+        n = max(2, int(p.line.length / spacing) + 1)
+        pts = [p.line.interpolate(i / (n - 1), normalized=True) for i in range(n)]
+        xy = np.array([(q.x, q.y) for q in pts])
+        if to_mosaic is not None:
+            xs, ys = to_mosaic(xy[:, 0], xy[:, 1])
+            xy = np.column_stack([xs, ys])
+        cols, rows = inv * (xy[:, 0], xy[:, 1])
+        rc = zip(np.floor(rows).astype(int), np.floor(cols).astype(int), strict=True)
+        samples_by_pipe.append(list(rc))
+    all_samples = np.array(
+        [(i, r, c) for i, pts in enumerate(samples_by_pipe) for r, c in pts], dtype=np.int64
+    ).reshape(-1, 3)
+    halo, cores = _tiles(info, params)
+    tasks = []
+    a = info.affine
+    for r0, c0, r1, c1 in cores:
+        wr0, wc0 = max(0, r0 - halo), max(0, c0 - halo)
+        wr1, wc1 = min(info.height, r1 + halo), min(info.width, c1 + halo)
+        x0, y0 = a * (wc0, wr0)
+        x1, y1 = a * (wc1, wr1)
+        window_box = box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+        hits = [int(i) for i in tree.query(window_box, predicate="intersects")]
+        if not hits:
+            continue
+        r_, c_ = all_samples[:, 1], all_samples[:, 2]
+        inside = (r_ >= r0) & (r_ < r1) & (c_ >= c0) & (c_ < c1)
+        samples = [tuple(int(v) for v in row) for row in all_samples[inside]]
+        clipped = [corridors[i].intersection(window_box) for i in hits]
+        tasks.append(
+            TileTask(
+                info=info,
+                row0=wr0,
+                col0=wc0,
+                rows=wr1 - wr0,
+                cols=wc1 - wc0,
+                core=(r0 - wr0, c0 - wc0, r1 - wr0, c1 - wc0),
+                corridors=[(i, c.wkb) for i, c in zip(hits, clipped, strict=True)],
+                directions_deg=_directions(
+                    [axes[i] for i in hits], window_box, info.transform[4] < 0
+                ),
+                samples=samples,
+                params=params,
+                baseline_c=baseline_c,
+            )
+        )
+    return tasks, half_widths, [len(s) for s in samples_by_pipe]
+
+
+def _directions(lines: list[BaseGeometry], window: BaseGeometry, north_up: bool) -> list[float]:
+    """Directions (deg, 0-180, counter-clockwise from east as seen on the image) of the pipe
+    segments inside ``window``, rounded to a degree."""
+    out: set[float] = set()
+    for line in lines:
+        part = line.intersection(window)
+        for seg in getattr(part, "geoms", [part]):
+            coords = list(getattr(seg, "coords", []))
+            for (x0, y0), (x1, y1) in itertools.pairwise(coords):
+                if math.hypot(x1 - x0, y1 - y0) < 1e-9:
+                    continue
+                dy = (y1 - y0) if north_up else -(y1 - y0)
+                out.add(round(math.degrees(math.atan2(dy, x1 - x0)) % 180.0))
+    return sorted(out)
+
+
+def _execute(
+    tasks: list[TileTask], progress: Progress | None, dask_address: str | None
+) -> list[TileResult]:
+    results: list[TileResult] = []
+    total = len(tasks)
+    if dask_address:
+        from distributed import Client
+        from distributed import as_completed as dask_completed
+
+        with Client(dask_address, timeout=30) as client:
+            futures = client.map(run_tile, tasks, pure=False)
+            for n, fut in enumerate(dask_completed(futures), start=1):
+                results.append(fut.result())
+                if progress:
+                    progress(n / total, f"tile {n}/{total}")
+        return results
+    workers = max(1, min(os.cpu_count() or 1, 8))
+    with ThreadPoolExecutor(workers, thread_name_prefix="thermal-tile") as pool:
+        pending = [pool.submit(run_tile, t) for t in tasks]
+        for n, fut in enumerate(as_completed(pending), start=1):
+            results.append(fut.result())
+            if progress:
+                progress(n / total, f"tile {n}/{total}")
+    return results
+
+
+def inspect(
+    mosaic: Path,
+    network: Path,
+    *,
+    exclude: Path | None = None,
+    params: InspectParams | None = None,
+    progress: Progress | None = None,
+    dask_address: str | None = None,
+    baseline_c: float | None = None,
+) -> Inspection:
+    """Find warm anomalies over the pipes of ``network`` in the thermal ``mosaic``.
+
+    Parameters
+    ----------
+    mosaic
+        GeoTIFF/COG, one band in deg C (float) or scaled integers, any CRS.
+    network
+        Pipes as lines (GeoJSON, GeoPackage, Shapefile) in any CRS, with optional ``id``,
+        ``depth_m`` and ``diameter_m`` (or ``diameter_mm``).
+    exclude
+        Known warm features (heating chambers, manholes) to suppress.
+    progress
+        Called with (fraction done, message).
+    dask_address
+        A Dask scheduler to run the tiles on (default: local threads).
+    baseline_c
+        Also run the naive baseline (corridor median + this threshold) for comparison.
+
+    Examples
+    --------
+    >>> from urbanops.domains.thermal import synthetic
+    >>> paths = synthetic.write_scene(synthetic.generate(7), tmp_path)  # doctest: +SKIP
+    >>> result = inspect(paths["mosaic"], paths["pipes"], exclude=paths["known"])  # doctest: +SKIP
+    """
+    params = params or InspectParams()
+    t0 = time.perf_counter()
+    info = open_mosaic(mosaic)
+    pipes = read_network(network, info)
+    known = read_known(exclude, info) if exclude is not None else []
+    if progress:
+        progress(0.0, f"{len(pipes)} pipes, {info.megapixels:.1f} megapixels")
+    tasks, half_widths, n_samples = plan(info, pipes, params, baseline_c=baseline_c)
+    results = _execute(tasks, progress, dask_address)
+    blobs = [b for r in results for b in r.blobs]
+    covered = [0] * len(pipes)
+    for r in results:
+        for i, n in r.covered.items():
+            covered[i] += n
+    if sum(r.valid_px for r in results) == 0:
+        raise ThermalInputError(
+            f"{mosaic.name}: every tile over the pipes is nodata", field="mosaic"
+        )
+    findings, candidates = _classify_all(blobs, info, pipes, half_widths, known, params)
+    to_work = _pixel_to_work(info)
+    baseline = []
+    for r in results:
+        for row, col, ex in r.baseline:
+            x, y = to_work(row, col)
+            baseline.append((x, y, ex))
+    coverage = _coverage(pipes, covered, n_samples)
+    return Inspection(
+        findings,
+        candidates,
+        coverage,
+        info,
+        pipes,
+        params,
+        time.perf_counter() - t0,
+        len(tasks),
+        baseline,
+    )
+
+
+def _pixel_to_work(info: MosaicInfo) -> Callable[[float, float], tuple[float, float]]:
+    a = info.affine
+    mosaic_crs = CRS.from_wkt(info.crs_wkt)
+    work_crs = CRS.from_wkt(info.work_crs_wkt)
+    tr = (
+        None
+        if mosaic_crs.equals(work_crs)
+        else Transformer.from_crs(mosaic_crs, work_crs, always_xy=True)
+    )
+
+    def f(row: float, col: float) -> tuple[float, float]:
+        x, y = a * (col + 0.5, row + 0.5)
+        return (x, y) if tr is None else tr.transform(x, y)
+
+    return f
+
+
+def _classify_all(
+    blobs: list[Blob],
+    info: MosaicInfo,
+    pipes: list[Pipe],
+    half_widths: list[float],
+    known: list[BaseGeometry],
+    params: InspectParams,
+) -> tuple[list[Finding], list[Finding]]:
+    to_work = _pixel_to_work(info)
+    to_lonlat = Transformer.from_crs(
+        CRS.from_wkt(info.work_crs_wkt), CRS.from_epsg(4326), always_xy=True
+    )
+    known_tree = STRtree([g.buffer(params.known_radius_m) for g in known]) if known else None
+    px = info.px_m
+    items: list[Finding] = []
+    for b in blobs:
+        x, y = to_work(b.row, b.col)
+        here = Point(x, y)
+        idx = b.corridor_pipe if 0 <= b.corridor_pipe < len(pipes) else None
+        dist = align = None
+        depth = params.default_depth_m
+        if idx is not None:
+            pipe = pipes[idx]
+            depth = pipe.depth_m if pipe.depth_m is not None else params.default_depth_m
+            dist = float(pipe.line.distance(here))
+            near = nearest_points(pipe.line, here)[0]
+            s = pipe.line.project(near)
+            p0 = pipe.line.interpolate(max(0.0, s - 1.0))
+            p1 = pipe.line.interpolate(min(pipe.line.length, s + 1.0))
+            align = alignment(b.orientation_rad, math.atan2(p1.y - p0.y, p1.x - p0.x))
+        near_known = bool(
+            known_tree is not None and len(known_tree.query(here, predicate="intersects"))
+        )
+        kind, score, severity, reasons = classify(
+            b,
+            px_m=px,
+            distance_m=dist,
+            depth_m=depth,
+            alignment_deg=align,
+            near_known=near_known,
+            params=params,
+        )
+        lon, lat = to_lonlat.transform(x, y)
+        items.append(
+            Finding(
+                id="",
+                kind=kind,
+                score=score,
+                severity=severity,
+                delta_t_c=b.peak_excess_c,
+                mean_excess_c=b.mean_excess_c,
+                peak_c=b.peak_c,
+                background_c=b.background_c,
+                area_m2=b.area_px * px * px,
+                length_m=b.length_px * px,
+                width_m=b.width_px * px,
+                pipe_id=None if idx is None else pipes[idx].id,
+                distance_to_pipe_m=dist,
+                alignment_deg=align,
+                sharpness_per_m=b.sharpness_per_m,
+                lon=float(lon),
+                lat=float(lat),
+                x=float(x),
+                y=float(y),
+                bbox=b.bbox,
+                reasons=reasons,
+            )
+        )
+    items.sort(key=lambda f: (-f.score, f.x, f.y))
+    findings = [f for f in items if f.kind != "other" and f.score >= params.finding_score]
+    candidates = [f for f in items if f not in findings]
+    for n, f in enumerate(findings, start=1):
+        f.id = f"F{n:04d}"
+    for n, f in enumerate(candidates, start=1):
+        f.id = f"C{n:04d}"
+    return findings, candidates
+
+
+def _coverage(pipes: list[Pipe], covered: list[int], n_samples: list[int]) -> dict[str, Any]:
+    per_pipe = []
+    total = imaged = 0.0
+    for p, c, n in zip(pipes, covered, n_samples, strict=True):
+        frac = min(1.0, c / n) if n else 0.0
+        length = float(p.line.length)
+        total += length
+        imaged += frac * length
+        per_pipe.append(
+            {
+                "pipe_id": p.id,
+                "length_m": round(length, 1),
+                "imaged_m": round(frac * length, 1),
+                "fraction": round(frac, 4),
+            }
+        )
+    return {
+        "total_length_m": round(total, 1),
+        "imaged_length_m": round(imaged, 1),
+        "fraction": round(imaged / total, 4) if total else 0.0,
+        "pipes": per_pipe,
+    }
+
+
+def params_dict(params: InspectParams) -> dict[str, Any]:
+    return asdict(params)

@@ -1,0 +1,126 @@
+"""What a thermal inspection takes and gives: parameters, pipes, findings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from shapely.geometry.base import BaseGeometry
+
+KINDS = ("leak", "insulation", "other")
+SEVERITIES = ("low", "medium", "high", "critical")
+
+
+@dataclass(frozen=True)
+class InspectParams:
+    """Detector settings; the defaults suit winter-night surveys at 0.05-0.3 m per pixel.
+
+    Corridor half-width around a pipe = max(``corridor_min_half_width_m``,
+    ``corridor_depth_factor`` x depth + diameter / 2) + ``position_error_m`` (the network map is
+    rarely better than a metre).
+    """
+
+    corridor_min_half_width_m: float = 1.5
+    corridor_depth_factor: float = 1.5
+    position_error_m: float = 1.0
+    default_depth_m: float = 1.2
+    default_diameter_m: float = 0.3
+    #: Background element: a rectangle this long and wide, at this many orientations, on a grid
+    #: of about ``background_px_m`` (see ``detect.background``).
+    background_length_m: float = 24.0
+    background_width_m: float = 5.0
+    background_angles: int = 8
+    background_px_m: float = 0.3
+    cold_feature_m: float = 4.0
+    smooth_sigma_m: float = 0.12
+    min_spread_c: float = 0.12
+    detect_excess_c: float = 0.5
+    detect_z: float = 2.5
+    grow_excess_c: float = 0.5
+    grow_z: float = 2.5
+    min_area_m2: float = 0.25
+    #: A blob with warm peaks this far apart, each this much above the detection level, is split.
+    split_distance_m: float = 2.0
+    split_min_peak_c: float = 0.8
+    split_saddle: float = 0.75
+    #: Blobs thinner than this are lines (edges, cables, kerbs), not heat from below.
+    min_width_m: float = 0.4
+    #: Findings (places a crew should visit) need at least this score; the rest are candidates.
+    finding_score: float = 0.5
+    #: Blobs steeper than this (1/m: steepest gradient / excess) sit on the surface.
+    sharp_per_m: float = 1.4
+    #: A warm strip at least this long and this many times longer than wide is an insulation fault.
+    insulation_min_length_m: float = 5.0
+    insulation_min_elongation: float = 3.0
+    #: Known warm features (chambers, manholes) suppress candidates this close.
+    known_radius_m: float = 1.5
+    #: ... unless they are larger than this (warm ground around a chamber is still reported).
+    known_max_area_m2: float = 6.0
+    tile_px: int = 2048
+
+    def corridor_half_width_m(self, depth_m: float | None, diameter_m: float | None) -> float:
+        depth = self.default_depth_m if depth_m is None else depth_m
+        diameter = self.default_diameter_m if diameter_m is None else diameter_m
+        core = max(
+            self.corridor_min_half_width_m, self.corridor_depth_factor * depth + diameter / 2
+        )
+        return core + self.position_error_m
+
+
+@dataclass
+class Pipe:
+    """A pipe of the network, its geometry in the work CRS (metres)."""
+
+    id: str
+    line: BaseGeometry
+    depth_m: float | None = None
+    diameter_m: float | None = None
+
+
+@dataclass
+class Finding:
+    """A place to visit (or a low-confidence candidate), with what describes it."""
+
+    id: str
+    kind: str
+    score: float
+    severity: str
+    delta_t_c: float
+    mean_excess_c: float
+    peak_c: float
+    background_c: float
+    area_m2: float
+    length_m: float
+    width_m: float
+    pipe_id: str | None
+    distance_to_pipe_m: float | None
+    alignment_deg: float | None
+    sharpness_per_m: float
+    lon: float
+    lat: float
+    x: float  # work CRS
+    y: float
+    bbox: tuple[int, int, int, int]  # mosaic pixel rows/cols
+    reasons: list[str] = field(default_factory=list)
+
+    def properties(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "score": round(self.score, 3),
+            "severity": self.severity,
+            "delta_t_c": round(self.delta_t_c, 2),
+            "peak_c": round(self.peak_c, 2),
+            "area_m2": round(self.area_m2, 2),
+            "pipe_id": self.pipe_id,
+            "distance_to_pipe_m": None
+            if self.distance_to_pipe_m is None
+            else round(self.distance_to_pipe_m, 2),
+            "mean_excess_c": round(self.mean_excess_c, 2),
+            "background_c": round(self.background_c, 2),
+            "length_m": round(self.length_m, 2),
+            "width_m": round(self.width_m, 2),
+            "alignment_deg": None if self.alignment_deg is None else round(self.alignment_deg, 1),
+            "sharpness_per_m": round(self.sharpness_per_m, 2),
+            "reasons": "; ".join(self.reasons),
+        }
