@@ -68,6 +68,11 @@ class Settings(BaseSettings):
         description="SQLite page cache of the MQTT consumer (it only appends; a small cache "
         "keeps its resident memory flat)",
     )
+    dask_address: str | None = Field(
+        default=None,
+        description="Dask scheduler (tcp://host:8786) for heavy batch work such as mosaic "
+        "inspections; unset: a local thread pool",
+    )
     max_future_skew_s: int = Field(
         default=600, ge=0, description="Readings stamped further in the future are refused"
     )

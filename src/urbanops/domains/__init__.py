@@ -1,6 +1,6 @@
 """City-service domains. Each registers itself in :data:`ALL` (router, CLI sub-app, tables).
 
-No domain exists yet beyond the core; later domains add one line here.
+Adding a domain is adding its folder and one line in :func:`_load`.
 """
 
 from __future__ import annotations
@@ -19,4 +19,10 @@ class Domain:
     alert_rules: list[Any] = field(default_factory=list)
 
 
-ALL: list[Domain] = []
+def _load() -> list[Domain]:
+    from urbanops.domains.thermal.cli import app as thermal_cli
+
+    return [Domain("thermal", cli=thermal_cli)]
+
+
+ALL: list[Domain] = _load()

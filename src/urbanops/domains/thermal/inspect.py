@@ -26,7 +26,6 @@ from shapely import STRtree
 from shapely.geometry import Point, box
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import nearest_points
-from shapely.ops import transform as shp_transform
 
 from urbanops.domains.thermal.classify import alignment, classify
 from urbanops.domains.thermal.detect import Blob, find_blobs, naive_blobs
@@ -36,6 +35,7 @@ from urbanops.domains.thermal.io import (
     open_mosaic,
     read_known,
     read_network,
+    shp_transform,
     to_celsius,
     work_to_mosaic,
 )
@@ -92,7 +92,7 @@ def run_tile(task: TileTask) -> TileResult:
         ) from None
     temp = to_celsius(np.ma.getdata(raw), np.ma.getmaskarray(raw), info)
     valid = np.isfinite(temp)
-    transform = info.affine * info.affine.translation(task.col0, task.row0)
+    transform = info.affine @ info.affine.translation(task.col0, task.row0)
     shapes = [(wkb.loads(g), idx + 1) for idx, g in task.corridors]
     corridor = (
         rasterize(shapes, out_shape=temp.shape, transform=transform, fill=0, dtype="int32")
@@ -197,7 +197,7 @@ def plan(
         if to_mosaic is not None:
             xs, ys = to_mosaic(xy[:, 0], xy[:, 1])
             xy = np.column_stack([xs, ys])
-        cols, rows = inv * (xy[:, 0], xy[:, 1])
+        cols, rows = inv @ (xy[:, 0], xy[:, 1])
         rc = zip(np.floor(rows).astype(int), np.floor(cols).astype(int), strict=True)
         samples_by_pipe.append(list(rc))
     all_samples = np.array(
@@ -209,8 +209,8 @@ def plan(
     for r0, c0, r1, c1 in cores:
         wr0, wc0 = max(0, r0 - halo), max(0, c0 - halo)
         wr1, wc1 = min(info.height, r1 + halo), min(info.width, c1 + halo)
-        x0, y0 = a * (wc0, wr0)
-        x1, y1 = a * (wc1, wr1)
+        x0, y0 = a @ (wc0, wr0)
+        x1, y1 = a @ (wc1, wr1)
         window_box = box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
         hits = [int(i) for i in tree.query(window_box, predicate="intersects")]
         if not hits:
@@ -365,7 +365,7 @@ def _pixel_to_work(info: MosaicInfo) -> Callable[[float, float], tuple[float, fl
     )
 
     def f(row: float, col: float) -> tuple[float, float]:
-        x, y = a * (col + 0.5, row + 0.5)
+        x, y = a @ (col + 0.5, row + 0.5)
         return (x, y) if tr is None else tr.transform(x, y)
 
     return f

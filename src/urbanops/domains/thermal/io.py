@@ -18,7 +18,6 @@ from pyproj import CRS, Transformer
 from shapely import wkb
 from shapely.geometry import LineString, MultiLineString, box
 from shapely.geometry.base import BaseGeometry
-from shapely.ops import transform as shp_transform
 
 from urbanops.domains.thermal.models import Pipe
 from urbanops.errors import ValidationError
@@ -52,13 +51,21 @@ class MosaicInfo:
     @property
     def bounds(self) -> tuple[float, float, float, float]:
         a = self.affine
-        x0, y0 = a * (0, 0)
-        x1, y1 = a * (self.width, self.height)
+        x0, y0 = a @ (0, 0)
+        x1, y1 = a @ (self.width, self.height)
         return min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)
 
     @property
     def megapixels(self) -> float:
         return self.width * self.height / 1e6
+
+
+def shp_transform(fn: Any, geom: BaseGeometry) -> BaseGeometry:
+    """``geom`` with its coordinates mapped by ``fn(xs, ys) -> (xs, ys)`` (e.g. a pyproj
+    ``Transformer.transform``)."""
+    import shapely
+
+    return shapely.transform(geom, lambda x, y: fn(x, y), interleaved=False)
 
 
 def _crs(wkt: str) -> CRS:

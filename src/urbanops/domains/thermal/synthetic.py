@@ -489,9 +489,9 @@ def write_scene(
         with rasterio.open(mosaic, "w", **profile) as dst:
             for r0 in range(0, h, 2048):
                 block = scene.temp_c[r0 : r0 + 2048]
-                q = np.where(np.isfinite(block), np.round((block + 100) * 100), 0)
+                q = np.clip(np.round((block + 100) * 100), 1, 65535)
                 dst.write(
-                    np.clip(q, 1, 65535).astype(np.uint16),
+                    np.where(np.isfinite(block), q, 0).astype(np.uint16),
                     1,
                     window=((r0, r0 + block.shape[0]), (0, w)),
                 )

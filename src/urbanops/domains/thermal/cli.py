@@ -1,0 +1,132 @@
+"""``urbanops thermal``: inspect a survey, compare two, generate a test scene."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from urbanops.errors import UrbanOpsError
+
+app = typer.Typer(help="Thermal inspection of district-heating pipes.", no_args_is_help=True)
+err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+
+
+def _fail(message: str) -> None:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(1)
+
+
+@app.command("inspect")
+def inspect_cmd(
+    mosaic: Annotated[Path, typer.Argument(help="Thermal orthomosaic (GeoTIFF/COG, deg C)")],
+    network: Annotated[Path, typer.Option("--network", help="Pipes: GeoJSON, GeoPackage, SHP")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the results")],
+    exclude: Annotated[
+        Path | None, typer.Option("--exclude", help="Known warm features to suppress")
+    ] = None,
+    no_report: Annotated[bool, typer.Option("--no-report", help="Skip report.html")] = False,
+) -> None:
+    """Find warm anomalies over the pipes; write findings, coverage and a report to --out."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from urbanops.domains.thermal.inspect import inspect
+    from urbanops.domains.thermal.outputs import write_outputs
+    from urbanops.settings import get_settings
+
+    settings = get_settings()
+    try:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeRemainingColumn(),
+            console=err,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("reading", total=1.0)
+
+            def progress(fraction: float, message: str) -> None:
+                bar.update(task, completed=fraction, description=message)
+
+            result = inspect(
+                mosaic,
+                network,
+                exclude=exclude,
+                progress=progress,
+                dask_address=settings.dask_address,
+            )
+            bar.update(task, description="writing the report")
+            paths = write_outputs(result, out_dir, report=not no_report)
+    except UrbanOpsError as exc:
+        _fail(exc.detail)
+        return
+    s = result.summary()
+    kinds = ", ".join(f"{n} {k}" for k, n in sorted(s["by_kind"].items())) or "none"
+    out.print(
+        f"{s['findings']} findings ({kinds}), {s['candidates']} candidates; "
+        f"{s['imaged_length_m']:.0f} of {s['pipe_length_m']:.0f} m of pipe imaged; "
+        f"{s['megapixels']} megapixels in {s['seconds']:.1f} s"
+    )
+    for name, path in paths.items():
+        out.print(f"  {name}: {path}")
+
+
+@app.command("compare")
+def compare_cmd(
+    old_dir: Annotated[Path, typer.Argument(help="Folder of the earlier inspection")],
+    new_dir: Annotated[Path, typer.Argument(help="Folder of the later inspection")],
+) -> None:
+    """New, grown, unchanged and resolved findings between two surveys (writes
+    NEW_DIR/compare.json)."""
+    from urbanops.domains.thermal.compare import compare
+    from urbanops.domains.thermal.outputs import read_findings
+
+    try:
+        result = compare(read_findings(old_dir), read_findings(new_dir))
+    except UrbanOpsError as exc:
+        _fail(exc.detail)
+        return
+    table = Table("status", "id", "was", "kind", "severity", "excess deg C", "change deg C")
+    for status in ("new", "grown", "unchanged", "resolved"):
+        for f in result[status]:
+            table.add_row(
+                status,
+                str(f.get("id")),
+                str(f.get("old_id", "")),
+                str(f.get("kind")),
+                str(f.get("severity")),
+                f"{f.get('delta_t_c', 0):.1f}",
+                f"{f['delta_t_change_c']:+.1f}" if "delta_t_change_c" in f else "",
+            )
+    out.print(table)
+    out.print(", ".join(f"{len(v)} {k}" for k, v in result.items()))
+    (new_dir / "compare.json").write_text(json.dumps(result, indent=1))
+
+
+@app.command("synthetic")
+def synthetic_cmd(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the scene")],
+    seed: Annotated[int, typer.Option(help="Random seed")] = 1,
+    size_m: Annotated[
+        float, typer.Option(help="Width and height in metres", min=20, max=5000)
+    ] = 200,
+    gsd_m: Annotated[float | None, typer.Option(help="Pixel size (m)", min=0.02, max=2)] = None,
+) -> None:
+    """Generate a test scene (mosaic.tif, pipes.geojson, known.geojson, truth.json)."""
+    from urbanops.domains.thermal import synthetic
+
+    scene = synthetic.generate(seed, width_m=size_m, height_m=size_m, gsd_m=gsd_m)
+    paths = synthetic.write_scene(scene, out_dir)
+    out.print(
+        f"{scene.temp_c.shape[1]}x{scene.temp_c.shape[0]} px at {scene.gsd_m} m, "
+        f"{len(scene.pipes)} pipes ({scene.pipe_length_m:.0f} m), {len(scene.leaks)} leaks"
+    )
+    for name, path in paths.items():
+        out.print(f"  {name}: {path}")
