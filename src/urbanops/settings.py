@@ -68,6 +68,11 @@ class Settings(BaseSettings):
         description="SQLite page cache of the MQTT consumer (it only appends; a small cache "
         "keeps its resident memory flat)",
     )
+    max_upload_bytes: int = Field(
+        default=8 * 1024**3,
+        ge=1024,
+        description="Largest upload (e.g. a survey's mosaic) the API accepts, in bytes",
+    )
     dask_address: str | None = Field(
         default=None,
         description="Dask scheduler (tcp://host:8786) for heavy batch work such as mosaic "

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from starlette.responses import RedirectResponse
 
 from urbanops import __version__
-from urbanops.api import alerts, events, ingest, latest, problems, sta, webhooks
+from urbanops.api import alerts, events, ingest, jobs, latest, problems, sta, webhooks
 from urbanops.settings import Settings, get_settings
 from urbanops.storage.engine import make_engine
 
@@ -69,6 +69,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         thread.join(timeout=10)
     if publisher is not None:
         publisher.stop()
+    app.state.jobs.shutdown()
     lease.release()
 
 
@@ -128,6 +129,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = make_engine(settings.sqlalchemy_url)
     app.state.stored_publisher = _stored_publisher(settings)
+    from urbanops.core.jobs import JobRunner
+
+    app.state.jobs = JobRunner(app.state.engine)
     problems.install(app)
     app.include_router(sta.router)
     app.include_router(latest.router)
@@ -135,11 +139,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(alerts.router)
     app.include_router(events.router)
     app.include_router(webhooks.router)
-    from urbanops.domains import ALL
+    app.include_router(jobs.router)
+    from urbanops.domains import ALL, load
 
     for domain in ALL:
         if domain.router is not None:
-            app.include_router(domain.router)
+            app.include_router(load(domain.router))
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

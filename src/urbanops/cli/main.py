@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from urbanops.domains import ALL
+from urbanops.domains import ALL, load
 from urbanops.errors import UrbanOpsError
 from urbanops.settings import Settings
 
@@ -35,7 +35,7 @@ app.add_typer(ingest_app, name="ingest")
 app.add_typer(rules_app, name="rules")
 for _domain in ALL:
     if _domain.cli is not None:
-        app.add_typer(_domain.cli, name=_domain.name)
+        app.add_typer(load(_domain.cli), name=_domain.name)
 
 err = Console(stderr=True, soft_wrap=True)
 # Piped output (scripts, logs) gets wide tables rather than wrapped cells.

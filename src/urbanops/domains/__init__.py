@@ -1,12 +1,23 @@
 """City-service domains. Each registers itself in :data:`ALL` (router, CLI sub-app, tables).
 
-Adding a domain is adding its folder and one line in :func:`_load`.
+A domain names its parts as ``"module:attribute"`` strings, imported only when needed: the API
+imports the routers, the CLI the sub-apps, so ``urbanops --help`` does not load FastAPI. Adding a
+domain is adding its folder and one line here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from importlib import import_module
 from typing import Any
+
+
+def load(spec: str | None) -> Any:
+    """The object a ``"module:attribute"`` spec names (None stays None)."""
+    if spec is None:
+        return None
+    module, _, attr = spec.partition(":")
+    return getattr(import_module(module), attr)
 
 
 @dataclass(frozen=True)
@@ -14,15 +25,17 @@ class Domain:
     """What a domain contributes to the platform."""
 
     name: str
-    router: Any = None
-    cli: Any = None
+    router: str | None = None
+    cli: str | None = None
+    tables: str | None = None
     alert_rules: list[Any] = field(default_factory=list)
 
 
-def _load() -> list[Domain]:
-    from urbanops.domains.thermal.cli import app as thermal_cli
-
-    return [Domain("thermal", cli=thermal_cli)]
-
-
-ALL: list[Domain] = _load()
+ALL: list[Domain] = [
+    Domain(
+        "thermal",
+        router="urbanops.domains.thermal.api:router",
+        cli="urbanops.domains.thermal.cli:app",
+        tables="urbanops.domains.thermal.tables:thermal_surveys",
+    ),
+]

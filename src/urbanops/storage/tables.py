@@ -341,3 +341,21 @@ webhook_deliveries = Table(
     Column("error", Text),
     Column("delivered", Boolean, nullable=False),
 )
+
+
+jobs = Table(
+    "jobs",
+    metadata,
+    _id(),
+    Column("kind", String(50), nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("progress", Float, nullable=False, default=0.0),
+    Column("message", Text, nullable=False, default=""),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("started_at", UTCDateTime()),
+    Column("finished_at", UTCDateTime()),
+    Column("result", JSON),
+    Column("error", Text),
+    Column("key_id", ForeignKey("api_keys.id", ondelete="SET NULL")),
+)

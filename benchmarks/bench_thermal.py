@@ -1,0 +1,136 @@
+"""Thermal inspection: quality on held-out generated scenes, and speed on a 100-megapixel mosaic.
+
+Quality: ``--scenes`` scenes of 200 m x 200 m from the HELD_OUT ranges, seeds 1000 and up (the
+detector was tuned on TUNING seeds 0-19), scored against their ground truth; the naive baseline
+(pixels 3 deg C above the corridor's median) runs in the same pass.
+
+Speed: one scene of ``--size-m`` x ``--size-m`` at 0.1 m (1 km: 100 megapixels), written as a
+tiled, DEFLATE-compressed float32 GeoTIFF; ``urbanops thermal inspect`` is run as its own
+process and timed from start to exit (reading, detection, report), with its peak resident
+memory; then again with ``URBANOPS_DASK_ADDRESS`` pointing at a local Dask cluster (2 worker
+processes), and the two sets of findings are compared.
+
+    .venv/bin/python benchmarks/bench_thermal.py [--scenes 30] [--size-m 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import ROOT, machine
+
+sys.path.insert(0, str(ROOT))
+
+from urbanops.domains.thermal import synthetic
+from urbanops.domains.thermal.evaluate import Score, score
+from urbanops.domains.thermal.inspect import inspect
+
+
+def quality(n: int, tmp: Path) -> None:
+    ours, naive = Score(), Score()
+    t0 = time.perf_counter()
+    for seed in range(1000, 1000 + n):
+        scene = synthetic.generate(seed, spec=synthetic.HELD_OUT, width_m=200, height_m=200)
+        paths = synthetic.write_scene(scene, tmp / f"s{seed}")
+        truth = json.loads(paths["truth"].read_text())
+        result = inspect(paths["mosaic"], paths["pipes"], exclude=paths["known"], baseline_c=3.0)
+        ours.add(score(truth, [(f.x, f.y, f.kind) for f in result.findings]))
+        naive.add(score(truth, [(x, y, "leak") for x, y, _ in result.baseline]))
+    print(
+        f"held-out scenes: {n} (seeds 1000-{999 + n}), {ours.pipe_km:.1f} km of pipe, "
+        f"{ours.leaks} imaged leaks >= 1.5 deg C ({time.perf_counter() - t0:.0f} s)"
+    )
+    print(
+        f"  UrbanOps detector: leak recall {ours.recall:.3f} ({ours.found}/{ours.leaks}; "
+        f"{ours.found_as_leak} classified as leak), false alarms "
+        f"{ours.false_alarms_per_km:.2f}/km ({ours.false_alarms} of {ours.findings} findings)"
+    )
+    print(
+        f"  naive baseline (corridor median + 3 deg C): leak recall {naive.recall:.3f} "
+        f"({naive.found}/{naive.leaks}), false alarms {naive.false_alarms_per_km:.2f}/km "
+        f"({naive.false_alarms} of {naive.findings} blobs)"
+    )
+
+
+def _run(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS (MiB) and stdout of a child process."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - t0
+    out = proc.stdout.read().decode() if proc.stdout else ""
+    errs = proc.stderr.read().decode() if proc.stderr else ""
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{args} failed: {errs[-2000:]}")
+    return seconds, usage.ru_maxrss / 1024, out
+
+
+def _findings(out_dir: Path) -> set[tuple[str, float, float]]:
+    fc = json.loads((out_dir / "findings.geojson").read_text())
+    return {
+        (f["properties"]["kind"], *(round(c, 6) for c in f["geometry"]["coordinates"]))
+        for f in fc["features"]
+    }
+
+
+def speed(size_m: float, tmp: Path) -> None:
+    t0 = time.perf_counter()
+    scene = synthetic.generate(
+        42, spec=synthetic.TUNING, width_m=size_m, height_m=size_m, gsd_m=0.1
+    )
+    paths = synthetic.write_scene(scene, tmp / "big")
+    mp = scene.temp_c.size / 1e6
+    km = scene.pipe_length_m / 1000
+    del scene
+    print(
+        f"speed scene: {mp:.0f} megapixels at 0.1 m, {km:.1f} km of pipe, "
+        f"{paths['mosaic'].stat().st_size / 2**20:.0f} MiB GeoTIFF (generated in "
+        f"{time.perf_counter() - t0:.0f} s)"
+    )
+    cli = [sys.executable, "-m", "urbanops.cli.main", "thermal", "inspect", str(paths["mosaic"])]
+    common = ["--network", str(paths["pipes"]), "--exclude", str(paths["known"])]
+    env = {k: v for k, v in os.environ.items() if k != "URBANOPS_DASK_ADDRESS"}
+    seconds, rss, out = _run([*cli, *common, "--out", str(tmp / "local")], env)
+    print(
+        f"  local threads: {seconds:.1f} s whole process = {mp / seconds:.1f} megapixels/s, "
+        f"peak memory {rss:.0f} MiB; {out.splitlines()[0] if out else ''}"
+    )
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        env_dask = {**env, "URBANOPS_DASK_ADDRESS": cluster.scheduler_address}
+        seconds_d, rss_d, _ = _run([*cli, *common, "--out", str(tmp / "dask")], env_dask)
+    same = _findings(tmp / "local") == _findings(tmp / "dask")
+    print(
+        f"  Dask (local cluster, 2 worker processes): {seconds_d:.1f} s = "
+        f"{mp / seconds_d:.1f} megapixels/s, client peak memory {rss_d:.0f} MiB; "
+        f"findings identical to local threads: {same}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scenes", type=int, default=30)
+    parser.add_argument("--size-m", type=float, default=1000.0)
+    parser.add_argument("--skip-quality", action="store_true")
+    parser.add_argument("--skip-speed", action="store_true")
+    args = parser.parse_args()
+    print(f"machine: {machine()}")
+    with tempfile.TemporaryDirectory(prefix="uo-bench-thermal-") as tmp:
+        if not args.skip_quality:
+            quality(args.scenes, Path(tmp))
+        if not args.skip_speed:
+            speed(args.size_m, Path(tmp))
+
+
+if __name__ == "__main__":
+    main()
