@@ -132,7 +132,7 @@ def background(
     """
     import cv2
 
-    factor = max(1, int(params.background_px_m / px_m))
+    factor = max(1, round(params.background_px_m / px_m))
     h, w = smooth.shape
     small = (
         cv2.resize(smooth, (max(1, w // factor), max(1, h // factor)), interpolation=cv2.INTER_AREA)

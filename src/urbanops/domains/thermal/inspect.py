@@ -14,6 +14,7 @@ import itertools
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
@@ -59,6 +60,8 @@ class TileTask:
     params: InspectParams
     baseline_c: float | None = None
     directions_deg: list[float] = field(default_factory=list)
+    factor: int = 1  # mosaic pixels per working pixel (see InspectParams.work_px_m)
+    overview_factor: int = 0  # mosaic pixels per overview pixel (0: no overview)
 
 
 @dataclass
@@ -67,6 +70,7 @@ class TileResult:
     covered: dict[int, int]  # pipe index -> valid samples
     valid_px: int
     baseline: list[tuple[float, float, float]] = field(default_factory=list)
+    overview: tuple[int, int, np.ndarray] | None = None  # row0, col0 (overview px), thumbnail
 
 
 def run_tile(task: TileTask) -> TileResult:
@@ -79,11 +83,19 @@ def run_tile(task: TileTask) -> TileResult:
     from shapely import wkb
 
     cv2.setNumThreads(1)
-    info = task.info
+    info, f = task.info, task.factor
     window = Window(task.col0, task.row0, task.cols, task.rows)
+    shape = (math.ceil(task.rows / f), math.ceil(task.cols / f))
     try:
         with rasterio.open(info.path) as ds:
-            raw = ds.read(1, window=window, masked=True)
+            if f > 1:  # work at the working resolution: average f x f mosaic pixels
+                from rasterio.enums import Resampling
+
+                raw = ds.read(
+                    1, window=window, masked=True, out_shape=shape, resampling=Resampling.average
+                )
+            else:
+                raw = ds.read(1, window=window, masked=True)
     except RasterioIOError as exc:
         raise ThermalInputError(
             f"{Path(info.path).name}: truncated or corrupt near row {task.row0}, column "
@@ -92,39 +104,64 @@ def run_tile(task: TileTask) -> TileResult:
         ) from None
     temp = to_celsius(np.ma.getdata(raw), np.ma.getmaskarray(raw), info)
     valid = np.isfinite(temp)
-    transform = info.affine @ info.affine.translation(task.col0, task.row0)
+    transform = (
+        info.affine @ info.affine.translation(task.col0, task.row0) @ info.affine.scale(f, f)
+    )
     shapes = [(wkb.loads(g), idx + 1) for idx, g in task.corridors]
     corridor = (
         rasterize(shapes, out_shape=temp.shape, transform=transform, fill=0, dtype="int32")
         if shapes
         else np.zeros(temp.shape, dtype=np.int32)
     )
+    core = tuple(v // f for v in task.core)
     blobs = (
         find_blobs(
             temp,
             valid,
             corridor,
-            info.px_m,
+            info.px_m * f,
             task.params,
-            origin=(task.row0, task.col0),
-            core=task.core,
+            core=core,  # type: ignore[arg-type]
             directions_deg=task.directions_deg,
         )
         if valid.any()
         else []
     )
+    half = (f - 1) / 2
+    for b in blobs:  # back to mosaic pixels
+        b.row, b.col = b.row * f + half + task.row0, b.col * f + half + task.col0
+        b.area_px *= f * f
+        b.length_px *= f
+        b.width_px *= f
+        r0, c0, r1, c1 = b.bbox
+        b.bbox = (r0 * f + task.row0, c0 * f + task.col0, r1 * f + task.row0, c1 * f + task.col0)
     covered: dict[int, int] = {}
     for idx, r, c in task.samples:
-        lr, lc = r - task.row0, c - task.col0
+        lr, lc = (r - task.row0) // f, (c - task.col0) // f
         if 0 <= lr < temp.shape[0] and 0 <= lc < temp.shape[1] and valid[lr, lc]:
             covered[idx] = covered.get(idx, 0) + 1
     baseline = []
     if task.baseline_c is not None and valid.any():
-        r0, c0, r1, c1 = task.core
+        r0, c0, r1, c1 = core
         for r, c, ex in naive_blobs(temp, valid, corridor, task.baseline_c):
             if r0 <= r < r1 and c0 <= c < c1:
-                baseline.append((r + task.row0, c + task.col0, ex))
-    return TileResult(blobs, covered, int(valid.sum()), baseline)
+                baseline.append((r * f + half + task.row0, c * f + half + task.col0, ex))
+    overview = None
+    if task.overview_factor:
+        k = max(1, task.overview_factor // f)
+        r0, c0, r1, c1 = core
+        part = temp[r0:r1, c0:c1]
+        h, w = max(1, part.shape[0] // k), max(1, part.shape[1] // k)
+        part = part[: h * k, : w * k].reshape(h, k, w, k)
+        with warnings.catch_warnings():  # all-nodata blocks give NaN, as they should
+            warnings.simplefilter("ignore", RuntimeWarning)
+            thumb = np.nanmean(part, axis=(1, 3)).astype(np.float32)
+        overview = (
+            (task.row0 + task.core[0]) // task.overview_factor,
+            (task.col0 + task.core[1]) // task.overview_factor,
+            thumb,
+        )
+    return TileResult(blobs, covered, int(valid.sum()) * f * f, baseline, overview)
 
 
 @dataclass
@@ -140,6 +177,10 @@ class Inspection:
     seconds: float
     tiles: int
     baseline: list[tuple[float, float, float]] = field(default_factory=list)  # x, y (work), excess
+    #: Mean temperature per ``overview_factor`` x ``overview_factor`` mosaic pixels (NaN where
+    #: not read: nodata, or tiles without pipes), for the report's map.
+    overview: np.ndarray | None = None
+    overview_factor: int = 1
 
     def summary(self) -> dict[str, Any]:
         kinds: dict[str, int] = {}
@@ -156,10 +197,22 @@ class Inspection:
         }
 
 
+def factors(info: MosaicInfo, params: InspectParams) -> tuple[int, int]:
+    """Mosaic pixels per working pixel, and per overview pixel (a multiple of the first)."""
+    f = max(1, int(params.work_px_m / info.px_m + 1e-9))
+    longest = max(info.width, info.height)
+    return f, f * max(1, math.ceil(longest / (params.overview_px * f)))
+
+
 def _tiles(info: MosaicInfo, params: InspectParams) -> tuple[int, list[tuple[int, int, int, int]]]:
-    """Halo and tile cores (row0, col0, row1, col1) covering the raster."""
-    halo = math.ceil((params.background_length_m + 12.0) / info.px_m)
-    step = params.tile_px
+    """Halo and tile cores (row0, col0, row1, col1) covering the raster.
+
+    Tile steps are multiples of the overview factor and halos of the working factor, so every
+    tile's working grid is a window of one global grid (the same pixels whatever the tiling).
+    """
+    f, big = factors(info, params)
+    halo = math.ceil((params.background_length_m + 12.0) / info.px_m / f) * f
+    step = max(big, params.tile_px // big * big)
     cores = [
         (r, c, min(info.height, r + step), min(info.width, c + step))
         for r in range(0, info.height, step)
@@ -204,6 +257,7 @@ def plan(
         [(i, r, c) for i, pts in enumerate(samples_by_pipe) for r, c in pts], dtype=np.int64
     ).reshape(-1, 3)
     halo, cores = _tiles(info, params)
+    factor, overview_factor = factors(info, params)
     tasks = []
     a = info.affine
     for r0, c0, r1, c1 in cores:
@@ -234,6 +288,8 @@ def plan(
                 samples=samples,
                 params=params,
                 baseline_c=baseline_c,
+                factor=factor,
+                overview_factor=overview_factor,
             )
         )
     return tasks, half_widths, [len(s) for s in samples_by_pipe]
@@ -341,6 +397,16 @@ def inspect(
             x, y = to_work(row, col)
             baseline.append((x, y, ex))
     coverage = _coverage(pipes, covered, n_samples)
+    _f, big = factors(info, params)
+    overview = np.full(
+        (math.ceil(info.height / big), math.ceil(info.width / big)), np.nan, dtype=np.float32
+    )
+    for r in results:
+        if r.overview is not None:
+            r0, c0, thumb = r.overview
+            h = min(thumb.shape[0], overview.shape[0] - r0)
+            w = min(thumb.shape[1], overview.shape[1] - c0)
+            overview[r0 : r0 + h, c0 : c0 + w] = thumb[:h, :w]
     return Inspection(
         findings,
         candidates,
@@ -351,6 +417,8 @@ def inspect(
         time.perf_counter() - t0,
         len(tasks),
         baseline,
+        overview,
+        big,
     )
 
 

@@ -29,8 +29,8 @@ class InspectParams:
     #: of about ``background_px_m`` (see ``detect.background``).
     background_length_m: float = 24.0
     background_width_m: float = 5.0
-    background_angles: int = 8
-    background_px_m: float = 0.3
+    background_angles: int = 4
+    background_px_m: float = 0.4
     cold_feature_m: float = 4.0
     smooth_sigma_m: float = 0.12
     min_spread_c: float = 0.12
@@ -56,7 +56,12 @@ class InspectParams:
     known_radius_m: float = 1.5
     #: ... unless they are larger than this (warm ground around a chamber is still reported).
     known_max_area_m2: float = 6.0
-    tile_px: int = 2048
+    #: Mosaics finer than this are averaged to it (by a whole factor) before detection: leaks
+    #: span metres, and a 0.1 m mosaic is 4 times the pixels of a 0.2 m one.
+    work_px_m: float = 0.2
+    tile_px: int = 4096
+    #: Longest side of the report's overview map, in pixels.
+    overview_px: int = 1400
 
     def corridor_half_width_m(self, depth_m: float | None, diameter_m: float | None) -> float:
         depth = self.default_depth_m if depth_m is None else depth_m

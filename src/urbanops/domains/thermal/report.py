@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import math
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -22,12 +20,6 @@ from urbanops.domains.thermal.models import Finding
 
 MAX_CROPS = 200
 SEVERITY_COLOUR = {"critical": "#b30000", "high": "#e34a33", "medium": "#fc8d59", "low": "#fdbb84"}
-
-
-def _png(fig: Any) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def _pipes_in_mosaic(result: Inspection) -> list[np.ndarray]:
@@ -51,42 +43,67 @@ def _pixel(result: Inspection, f: Finding) -> tuple[float, float]:
     return (c0 + c1) / 2, (r0 + r1) / 2
 
 
-def _overview(result: Inspection, pipes_px: list[np.ndarray]) -> str:
-    import matplotlib
+def _colour(temp: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Temperatures to RGB with the inferno colour map (NaN shown grey)."""
+    from matplotlib import colormaps
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import rasterio
-    from rasterio.enums import Resampling
+    lut = (colormaps["inferno"](np.linspace(0, 1, 256))[:, :3] * 255).astype(np.uint8)
+    span = max(hi - lo, 1e-6)
+    idx = np.clip((np.nan_to_num(temp, nan=lo) - lo) / span * 255, 0, 255).astype(np.uint8)
+    rgb = lut[idx]
+    rgb[~np.isfinite(temp)] = (128, 128, 128)
+    return rgb
 
-    info = result.info
-    scale = max(1.0, max(info.width, info.height) / 1400)
-    shape = (max(1, int(info.height / scale)), max(1, int(info.width / scale)))
-    with rasterio.open(info.path) as ds:
-        raw = ds.read(1, out_shape=shape, resampling=Resampling.average, masked=True)
-    temp = to_celsius(np.ma.getdata(raw), np.ma.getmaskarray(raw), info)
+
+def _encode(rgb: np.ndarray) -> str:
+    import cv2
+
+    ok, buf = cv2.imencode(".png", rgb[:, :, ::-1])
+    return base64.b64encode(buf.tobytes()).decode("ascii") if ok else ""
+
+
+def _overview(result: Inspection, pipes_px: list[np.ndarray]) -> tuple[str, float, float]:
+    """The map: the mean temperatures gathered while inspecting, pipes and findings drawn on."""
+    import cv2
+
+    temp = result.overview if result.overview is not None else np.full((10, 10), np.nan)
     finite = temp[np.isfinite(temp)]
-    lo, hi = np.percentile(finite, [1, 99.5]) if finite.size else (0, 1)
-    fig, ax = plt.subplots(figsize=(10, 10 * shape[0] / max(shape[1], 1)))
-    im = ax.imshow(temp, cmap="inferno", vmin=lo, vmax=hi, extent=(0, info.width, info.height, 0))
+    lo, hi = (
+        (float(np.percentile(finite, 1)), float(np.percentile(finite, 99.5)))
+        if finite.size
+        else (0.0, 1.0)
+    )
+    scale = max(1, round(1000 / max(temp.shape)))
+    rgb = _colour(temp, lo, hi)
+    if scale > 1:
+        rgb = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
+    k = result.overview_factor / scale
     for line in pipes_px:
-        ax.plot(line[:, 0], line[:, 1], color="#00d0ff", lw=0.8)
+        pts = np.round(line / k).astype(np.int32).reshape(-1, 1, 2)
+        cv2.polylines(rgb, [pts], False, (0, 208, 255), 1, cv2.LINE_AA)
     for f in result.findings:
         x, y = _pixel(result, f)
-        ax.plot(x, y, "o", ms=9, mfc="none", mec=SEVERITY_COLOUR.get(f.severity, "w"), mew=2)
-        ax.annotate(f.id, (x, y), xytext=(5, 5), textcoords="offset points", color="w", fontsize=7)
-    ax.set_axis_off()
-    fig.colorbar(im, ax=ax, fraction=0.03, label="deg C")
-    data = _png(fig)
-    plt.close(fig)
-    return data
+        colour = tuple(
+            int(SEVERITY_COLOUR.get(f.severity, "#ffffff")[i : i + 2], 16) for i in (1, 3, 5)
+        )
+        centre = (round(x / k), round(y / k))
+        cv2.circle(rgb, centre, 7, colour, 2, cv2.LINE_AA)
+        cv2.putText(
+            rgb,
+            f.id,
+            (centre[0] + 8, centre[1] - 6),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.35,
+            (255, 255, 255),
+            1,
+            cv2.LINE_AA,
+        )
+    return _encode(rgb), lo, hi
 
 
-def _crop(result: Inspection, f: Finding, pipes_px: list[np.ndarray]) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def _crop(result: Inspection, f: Finding, pipes_px: list[np.ndarray]) -> tuple[str, float, float]:
+    """A thermal crop around a finding (4 m margin), 240 px wide, with the pipe and the spot."""
+    import cv2
     import rasterio
     from rasterio.windows import Window
 
@@ -98,26 +115,40 @@ def _crop(result: Inspection, f: Finding, pipes_px: list[np.ndarray]) -> str:
     with rasterio.open(info.path) as ds:
         raw = ds.read(1, window=Window(c0, r0, c1 - c0, r1 - r0), masked=True)
     temp = to_celsius(np.ma.getdata(raw), np.ma.getmaskarray(raw), info)
-    fig, ax = plt.subplots(figsize=(3.2, 3.2))
-    im = ax.imshow(temp, cmap="inferno", extent=(c0, c1, r1, r0))
+    finite = temp[np.isfinite(temp)]
+    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    scale = 240 / max(temp.shape)
+    rgb = cv2.resize(
+        _colour(temp, lo, hi), None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST
+    )
     for line in pipes_px:
-        ax.plot(line[:, 0], line[:, 1], color="#00d0ff", lw=1)
+        pts = np.round((line - (c0, r0)) * scale).astype(np.int32).reshape(-1, 1, 2)
+        cv2.polylines(rgb, [pts], False, (0, 208, 255), 1, cv2.LINE_AA)
     x, y = _pixel(result, f)
-    ax.plot(x, y, "+", color="#00ff66", ms=14, mew=2)
-    ax.set_xlim(c0, c1)
-    ax.set_ylim(r1, r0)
-    ax.set_axis_off()
-    fig.colorbar(im, ax=ax, fraction=0.046, label="deg C")
-    data = _png(fig)
-    plt.close(fig)
-    return data
+    centre = (round((x - c0) * scale), round((y - r0) * scale))
+    cv2.drawMarker(rgb, centre, (0, 255, 102), cv2.MARKER_CROSS, 18, 2)
+    return _encode(rgb), lo, hi
+
+
+def _scale_bar(lo: float, hi: float) -> str:
+    """The colour scale of a picture, as HTML (inferno from ``lo`` to ``hi`` deg C)."""
+    stops = ",".join(
+        "#%02x%02x%02x" % tuple(c)  # noqa: UP031
+        for c in _colour(np.linspace(lo, hi, 6, dtype=np.float32)[None, :], lo, hi)[0]
+    )
+    return (
+        f"<div class=bar><span>{lo:.1f}</span><i style='background:linear-gradient(to right,"
+        f"{stops})'></i><span>{hi:.1f} deg C</span></div>"
+    )
 
 
 CSS = """
 body{font-family:system-ui,sans-serif;margin:2em;color:#222}
 h1{margin-bottom:0}table{border-collapse:collapse;font-size:13px}
 td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}th{background:#eee}
-td.l{text-align:left}.card{display:inline-block;width:330px;margin:6px;vertical-align:top;
+td.l{text-align:left}.bar{display:flex;align-items:center;gap:4px;font-size:11px}
+.bar i{display:inline-block;width:160px;height:10px}
+.card{display:inline-block;width:330px;margin:6px;vertical-align:top;
 border:1px solid #ccc;padding:6px;page-break-inside:avoid;font-size:12px}
 .sev{color:#fff;padding:1px 5px;border-radius:3px}img{max-width:100%}
 @media print{.card{width:30%}}
@@ -142,16 +173,18 @@ def write_report(result: Inspection, path: Path) -> Path:
             f"<td class=l>{f.lat:.6f}, {f.lon:.6f}</td></tr>"
         )
         if rank <= MAX_CROPS:
+            crop, lo, hi = _crop(result, f, pipes_px)
             cards.append(
                 f"<div class=card><b>{rank}. {f.id}</b> {f.kind}, "
                 f"<span class=sev style='background:{colour}'>{f.severity}</span>, "
                 f"score {f.score:.2f}<br>+{f.delta_t_c:.1f} deg C, {f.area_m2:.1f} m2, pipe "
                 f"{html.escape(str(f.pipe_id))}<br>{f.lat:.6f}, {f.lon:.6f}"
-                f"<br><img alt='thermal crop of {f.id}' src='data:image/png;base64,"
-                f"{_crop(result, f, pipes_px)}'><br><i>{html.escape('; '.join(f.reasons))}</i>"
+                f"<br><img alt='thermal crop of {f.id}' src='data:image/png;base64,{crop}'>"
+                f"{_scale_bar(lo, hi)}<i>{html.escape('; '.join(f.reasons))}</i>"
                 "</div>"
             )
     kinds = ", ".join(f"{n} {k}" for k, n in sorted(s["by_kind"].items())) or "none"
+    overview, lo, hi = _overview(result, pipes_px)
     body = f"""<!doctype html><html lang=en><head><meta charset=utf-8>
 <title>Thermal inspection - {html.escape(Path(result.info.path).name)}</title><style>{CSS}</style>
 </head><body><h1>Thermal inspection of district-heating pipes</h1>
@@ -162,7 +195,8 @@ def write_report(result: Inspection, path: Path) -> Path:
 candidates.geojson. Ranked by score; severity from the temperature excess and size.</p>
 <p>Assumptions: a night survey in the cold season, ground emissivity about 0.95, temperatures
 in deg C. A finding is a place to look at, not a confirmed leak.</p>
-<img alt="overview map" src="data:image/png;base64,{_overview(result, pipes_px)}">
+<img alt="overview map" src="data:image/png;base64,{overview}">{_scale_bar(lo, hi)}
+<p>Grey: not imaged, or no pipe nearby (only tiles over the network are read).</p>
 <h2>Findings</h2><table><tr><th>#</th><th>id</th><th>kind</th><th>severity</th><th>score</th>
 <th>excess deg C</th><th>peak deg C</th><th>area m2</th><th>pipe</th><th>to pipe m</th>
 <th>lat, lon</th></tr>{"".join(rows)}</table>

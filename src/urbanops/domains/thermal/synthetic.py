@@ -203,6 +203,7 @@ def generate(
     ]
     temp = np.empty((h, w), dtype=np.float32)
     material = np.empty((h, w), dtype=np.uint8)  # 0 verge, 1 asphalt, 2 roof
+    near = np.empty((h, w), dtype=bool)  # street or its pavement strip
     rows_per_chunk = max(1, 4_000_000 // max(w, 1))
     xs = (np.arange(w, dtype=np.float32) + 0.5) * gsd - cx0
     for r0 in range(0, h, rows_per_chunk):
@@ -217,9 +218,18 @@ def generate(
             on_road |= d < width / 2
             near_road |= d < width / 2 + 4.0  # verge and pavement strip
         material[r0:r1] = np.where(on_road, 1, 0).astype(np.uint8)
-        for bx, by, bw, bh in buildings:  # roofs, aligned with the streets
-            inside = (np.abs(a - bx) < bw / 2) & (np.abs(b - by) < bh / 2) & ~near_road
-            material[r0:r1][inside] = 2
+        near[r0:r1] = near_road
+    canvas0 = _Canvas(temp, gsd)
+    for bx, by, bw, bh in buildings:  # roofs, aligned with the streets, off the pavements
+        x, y = cx0 + bx * ux - by * uy, cy0 + bx * uy + by * ux
+        rs, cs, xs, ys = canvas0.box(x, y, math.hypot(bw, bh) / 2)
+        if rs.stop <= rs.start or cs.stop <= cs.start:
+            continue
+        a = (xs - cx0) * ux + (ys - cy0) * uy
+        b = -(xs - cx0) * uy + (ys - cy0) * ux
+        inside = (np.abs(a - bx) < bw / 2) & (np.abs(b - by) < bh / 2) & ~near[rs, cs]
+        material[rs, cs][inside] = 2
+    del near
     temp[:] = np.choose(material, [verge, asphalt, roof]).astype(np.float32)
     temp += 0.35 * _texture(rng, (h, w), 2.0 / gsd)
     temp += 0.15 * _texture(rng, (h, w), 0.5 / gsd)
