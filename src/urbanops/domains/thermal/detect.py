@@ -267,6 +267,9 @@ def _split(
         sel
         & (local >= cv2.dilate(local, np.ones((k, k), np.uint8)))
         & (res > params.detect_excess_c + params.split_min_peak_c)
+        # Texture bumps on a warm spot are not peaks of their own: they would bridge two real
+        # peaks through the merging below.
+        & (res >= params.split_peak_fraction * float(res[sel].max()))
     )
     count, markers = cv2.connectedComponents(peaks.astype(np.uint8), connectivity=8)
     if count <= 2:  # background label + one peak

@@ -43,6 +43,7 @@ class InspectParams:
     split_distance_m: float = 2.0
     split_min_peak_c: float = 0.8
     split_saddle: float = 0.75
+    split_peak_fraction: float = 0.3
     #: Blobs thinner than this are lines (edges, cables, kerbs), not heat from below.
     min_width_m: float = 0.4
     #: Findings (places a crew should visit) need at least this score; the rest are candidates.
