@@ -256,8 +256,13 @@ def find_blobs(
 def _split(
     res: np.ndarray, sel: np.ndarray, px_m: float, params: InspectParams
 ) -> list[np.ndarray]:
-    """Split a blob with several warm peaks (a leak touching a parked car) at the valleys
-    between them (watershed from the peaks), so each is described and placed on its own."""
+    """Split a blob with several warm peaks (a leak beside a parked car, two leaks a few metres
+    apart) at the valleys between them, so each is described and placed on its own.
+
+    Only *prominent* peaks seed a part: a peak whose drop to the highest valley (saddle) joining
+    it to a higher peak is at least ``split_prominence_c`` and a quarter of its height. Texture
+    bumps on one warm spot are not prominent, so they neither split it nor bridge two real peaks.
+    """
     import cv2
     from scipy import ndimage
 
@@ -267,44 +272,53 @@ def _split(
         sel
         & (local >= cv2.dilate(local, np.ones((k, k), np.uint8)))
         & (res > params.detect_excess_c + params.split_min_peak_c)
-        # Texture bumps on a warm spot are not peaks of their own: they would bridge two real
-        # peaks through the merging below.
-        & (res >= params.split_peak_fraction * float(res[sel].max()))
     )
     count, markers = cv2.connectedComponents(peaks.astype(np.uint8), connectivity=8)
     if count <= 2:  # background label + one peak
         return [sel]
+    height = np.array([float(res[markers == j].max()) for j in range(1, count)], dtype=np.float64)
+    prominence = _prominence(res, sel, markers, height)
+    keep = [
+        j + 1
+        for j in range(count - 1)
+        if prominence[j] >= max(params.split_prominence_c, 0.25 * height[j])
+    ]
+    if len(keep) <= 1:
+        return [sel]
+    seeds = np.where(np.isin(markers, keep), markers, 0).astype(np.int32)
     top = float(res[sel].max())
     depth = np.clip((top - res) / max(top, 1e-3) * 60000, 0, 65000).astype(np.uint16)
     depth[~sel] = 65535  # outside the blob: flooded last, then cut away
-    basins = ndimage.watershed_ift(depth, markers.astype(np.int32))
-    parts = [sel & (basins == j) for j in range(1, count)]
-    # Merge basins separated only by a shallow valley (texture on one warm spot): split only
-    # where the saddle between two peaks is below half of the lower one.
-    peak = [float(res[p].max()) if p.any() else 0.0 for p in parts]
-    parent = list(range(len(parts)))
+    basins = ndimage.watershed_ift(depth, seeds)
+    return [sel & (basins == j) for j in keep]
 
-    def root(a: int) -> int:
-        while parent[a] != a:
-            parent[a] = parent[parent[a]]
-            a = parent[a]
-        return a
 
-    kernel = np.ones((3, 3), np.uint8)
-    for a in range(len(parts)):
-        grown = cv2.dilate(parts[a].astype(np.uint8), kernel).astype(bool)
-        for b in range(a + 1, len(parts)):
-            border = grown & parts[b]
-            if not border.any():
-                continue
-            saddle = float(res[border].max())
-            if saddle >= params.split_saddle * min(peak[a], peak[b]):
-                parent[root(b)] = root(a)
-    merged: dict[int, np.ndarray] = {}
-    for j, part in enumerate(parts):
-        r = root(j)
-        merged[r] = merged[r] | part if r in merged else part
-    return list(merged.values())
+def _prominence(
+    res: np.ndarray, sel: np.ndarray, markers: np.ndarray, height: np.ndarray
+) -> np.ndarray:
+    """Topographic prominence of each marked peak within ``sel`` (deg C): lowering a level
+    from the top, a peak loses its prominence at the level where its region first holds a
+    higher peak."""
+    import cv2
+
+    n = len(height)
+    prom = np.full(n, np.inf)
+    lo, hi = float(res[sel].min()), float(height.max())
+    where = [np.argwhere(markers == j + 1)[0] for j in range(n)]
+    for level in np.linspace(hi, lo, 32)[1:]:
+        _, comp = cv2.connectedComponents((sel & (res >= level)).astype(np.uint8), connectivity=8)
+        groups: dict[int, list[int]] = {}
+        for j, (r, c) in enumerate(where):
+            if height[j] >= level:
+                groups.setdefault(int(comp[r, c]), []).append(j)
+        for members in groups.values():
+            best = max(members, key=lambda j: height[j])
+            for j in members:
+                if j != best and not np.isfinite(prom[j]):
+                    prom[j] = height[j] - level
+    finite = np.isfinite(prom)
+    prom[~finite & (height < height.max())] = height[~finite & (height < height.max())] - lo
+    return prom
 
 
 def _describe(

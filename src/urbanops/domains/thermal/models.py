@@ -39,11 +39,11 @@ class InspectParams:
     grow_excess_c: float = 0.5
     grow_z: float = 2.5
     min_area_m2: float = 0.25
-    #: A blob with warm peaks this far apart, each this much above the detection level, is split.
+    #: A blob with warm peaks this far apart, each this much above the detection level and
+    #: prominent (see ``detect._split``), is split.
     split_distance_m: float = 2.0
     split_min_peak_c: float = 0.8
-    split_saddle: float = 0.75
-    split_peak_fraction: float = 0.3
+    split_prominence_c: float = 1.0
     #: Blobs thinner than this are lines (edges, cables, kerbs), not heat from below.
     min_width_m: float = 0.4
     #: Findings (places a crew should visit) need at least this score; the rest are candidates.
