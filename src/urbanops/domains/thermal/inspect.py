@@ -454,10 +454,12 @@ def _classify_all(
     known_tree = STRtree([g.buffer(params.known_radius_m) for g in known]) if known else None
     px = info.px_m
     items: list[Finding] = []
+    pipe_tree = STRtree([p.line for p in pipes])
     for b in blobs:
         x, y = to_work(b.row, b.col)
         here = Point(x, y)
-        idx = b.corridor_pipe if 0 <= b.corridor_pipe < len(pipes) else None
+        # The nearest pipe (where corridors overlap, at crossings, the raster holds only one).
+        idx = int(pipe_tree.nearest(here)) if pipes else None
         dist = align = None
         depth = params.default_depth_m
         if idx is not None:
