@@ -53,6 +53,7 @@ bench: $(VENV)/.installed-dev services
 	$(BIN)/python benchmarks/bench_queries.py --backend postgresql
 	$(BIN)/python benchmarks/bench_mqtt.py
 	$(BIN)/python benchmarks/bench_alerts.py
+	$(BIN)/python benchmarks/bench_thermal.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
