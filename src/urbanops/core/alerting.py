@@ -563,6 +563,49 @@ def evaluate_staleness(conn: Connection, *, now: datetime | None = None) -> int:
     return opened
 
 
+def alert_events_after(cursor: int) -> Any:
+    """Alert lifecycle events after ``cursor`` (an ``alert_events`` id) with their alert, oldest
+    first: what the live feed and the webhooks send."""
+    e, a = t.alert_events, t.alerts
+    return (
+        select(
+            e.c.id,
+            e.c.at,
+            e.c.action,
+            e.c.value,
+            e.c.note,
+            a.c.id.label("alert_id"),
+            a.c.rule_id,
+            a.c.subject,
+            a.c.datastream_id,
+            a.c.zone_id,
+            a.c.severity,
+            a.c.state,
+            a.c.message,
+        )
+        .join(a, a.c.id == e.c.alert_id)
+        .where(e.c.id > cursor)
+        .order_by(e.c.id)
+    )
+
+
+def alert_event_public(row: Any) -> dict[str, Any]:
+    """One row of :func:`alert_events_after` as the feed and the webhooks show it."""
+    return {
+        "alert_id": row.alert_id,
+        "rule_id": row.rule_id,
+        "subject": row.subject,
+        "datastream_id": row.datastream_id,
+        "zone_id": row.zone_id,
+        "severity": row.severity,
+        "state": row.state,
+        "message": row.message,
+        "value": row.value,
+        "note": row.note,
+        "at": format_time(row.at),
+    }
+
+
 def alert_public(row: Any) -> dict[str, Any]:
     """An alert row as the API shows it."""
     return {

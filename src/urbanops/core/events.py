@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import orjson
 from sqlalchemy import Connection, func, select
 
+from urbanops.core.alerting import alert_event_public, alert_events_after
 from urbanops.core.sensing.observations import ObservationRow, value_json
-from urbanops.core.timeutil import format_time
 from urbanops.errors import ValidationError
 from urbanops.storage import tables as t
 from urbanops.storage.types import geom_as_geojson, st_intersects
@@ -94,52 +94,11 @@ def poll(
     """Events after ``cursor`` as ``(event id, event type, JSON data)``; advances ``cursor``."""
     out: list[tuple[str, str, bytes]] = []
     if alerts:
-        e, a = t.alert_events, t.alerts
-        rows = conn.execute(
-            select(
-                e.c.id,
-                e.c.at,
-                e.c.action,
-                e.c.value,
-                e.c.note,
-                a.c.id,
-                a.c.rule_id,
-                a.c.subject,
-                a.c.datastream_id,
-                a.c.zone_id,
-                a.c.severity,
-                a.c.state,
-                a.c.message,
-            )
-            .join(a, a.c.id == e.c.alert_id)
-            .where(e.c.id > cursor.alert_event)
-            .order_by(e.c.id)
-            .limit(MAX_BATCH)
-        ).all()
+        rows = conn.execute(alert_events_after(cursor.alert_event).limit(MAX_BATCH)).all()
         for row in rows:
-            eid, at, action, value, note, aid, rule = row[:7]
-            subject, ds, zone, severity, state, message = row[7:]
-            cursor.alert_event = int(eid)
+            cursor.alert_event = int(row.id)
             out.append(
-                (
-                    cursor.text(),
-                    f"alert.{action}",
-                    orjson.dumps(
-                        {
-                            "alert_id": aid,
-                            "rule_id": rule,
-                            "subject": subject,
-                            "datastream_id": ds,
-                            "zone_id": zone,
-                            "severity": severity,
-                            "state": state,
-                            "message": message,
-                            "value": value,
-                            "note": note,
-                            "at": format_time(at),
-                        }
-                    ),
-                )
+                (cursor.text(), f"alert.{row.action}", orjson.dumps(alert_event_public(row)))
             )
     if streams:
         o = t.observations

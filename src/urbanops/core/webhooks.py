@@ -23,8 +23,9 @@ from urllib.parse import urlsplit
 import orjson
 from sqlalchemy import Connection, Engine, insert, select, update
 
+from urbanops.core.alerting import alert_event_public, alert_events_after
 from urbanops.core.events import current_cursor
-from urbanops.core.timeutil import format_optional, format_time
+from urbanops.core.timeutil import format_optional
 from urbanops.errors import NotFoundError, ValidationError
 from urbanops.storage import tables as t
 
@@ -99,28 +100,7 @@ def public(conn: Connection, sid: int) -> dict[str, Any]:
 
 
 def _next_event(conn: Connection, cursor: int) -> Any:
-    e, a = t.alert_events, t.alerts
-    return conn.execute(
-        select(
-            e.c.id,
-            e.c.at,
-            e.c.action,
-            e.c.value,
-            e.c.note,
-            a.c.id.label("alert_id"),
-            a.c.rule_id,
-            a.c.subject,
-            a.c.datastream_id,
-            a.c.zone_id,
-            a.c.severity,
-            a.c.state,
-            a.c.message,
-        )
-        .join(a, a.c.id == e.c.alert_id)
-        .where(e.c.id > cursor)
-        .order_by(e.c.id)
-        .limit(1)
-    ).first()
+    return conn.execute(alert_events_after(cursor).limit(1)).first()
 
 
 def deliver_due(engine: Engine, *, now: datetime | None = None, max_events: int = 100) -> int:
@@ -151,23 +131,7 @@ def _deliver_subscription(engine: Engine, sub: Any, now: datetime, max_events: i
             with engine.begin() as conn:
                 conn.execute(update(w).where(w.c.id == sub.id).values(cursor=cursor))
             continue
-        body = orjson.dumps(
-            {
-                "event": kind,
-                "event_id": ev.id,
-                "alert_id": ev.alert_id,
-                "rule_id": ev.rule_id,
-                "subject": ev.subject,
-                "datastream_id": ev.datastream_id,
-                "zone_id": ev.zone_id,
-                "severity": ev.severity,
-                "state": ev.state,
-                "message": ev.message,
-                "value": ev.value,
-                "note": ev.note,
-                "at": format_time(ev.at),
-            }
-        )
+        body = orjson.dumps({"event": kind, "event_id": ev.id, **alert_event_public(ev)})
         status, error = _post(sub.url, body, sub.secret, kind, ev.id)
         ok = status is not None and 200 <= status < 300
         attempt = failures + 1
