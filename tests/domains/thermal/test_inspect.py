@@ -129,6 +129,17 @@ def test_same_findings_whatever_the_crs_encoding_and_tiling(
         driver="GPKG",
     )
     assert as_set(inspect(p["mosaic"], gpkg, exclude=p["known"]).findings) == expected
+    shp = tmp_path / "pipes.shp"  # and as a Shapefile
+    pyogrio.raw.write(
+        shp,
+        geometry=geoms,
+        field_data=[ids, depth],
+        fields=["id", "depth_m"],
+        geometry_type="LineString",
+        crs="EPSG:5186",
+        driver="ESRI Shapefile",
+    )
+    assert as_set(inspect(p["mosaic"], shp, exclude=p["known"]).findings) == expected
     # Scaled 16-bit integers with scale/offset tags instead of float32 deg C.
     generated = synthetic.generate(12, width_m=160, height_m=160, gsd_m=0.15)
     scaled = synthetic.write_scene(generated, tmp_path / "u16", scaled_uint16=True)
