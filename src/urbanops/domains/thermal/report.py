@@ -11,6 +11,7 @@ import base64
 import html
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -101,10 +102,12 @@ def _overview(result: Inspection, pipes_px: list[np.ndarray]) -> tuple[str, floa
     return _encode(rgb), lo, hi
 
 
-def _crop(result: Inspection, f: Finding, pipes_px: list[np.ndarray]) -> tuple[str, float, float]:
-    """A thermal crop around a finding (4 m margin), 240 px wide, with the pipe and the spot."""
+def _crop(
+    result: Inspection, f: Finding, pipes_px: list[np.ndarray], ds: Any
+) -> tuple[str, float, float]:
+    """A thermal crop around a finding (4 m margin), 240 px wide, with the pipe and the spot;
+    ``ds`` is the open mosaic."""
     import cv2
-    import rasterio
     from rasterio.windows import Window
 
     info = result.info
@@ -112,8 +115,7 @@ def _crop(result: Inspection, f: Finding, pipes_px: list[np.ndarray]) -> tuple[s
     r0, c0, r1, c1 = f.bbox
     r0, c0 = max(0, r0 - pad), max(0, c0 - pad)
     r1, c1 = min(info.height, r1 + pad), min(info.width, c1 + pad)
-    with rasterio.open(info.path) as ds:
-        raw = ds.read(1, window=Window(c0, r0, c1 - c0, r1 - r0), masked=True)
+    raw = ds.read(1, window=Window(c0, r0, c1 - c0, r1 - r0), masked=True)
     temp = to_celsius(np.ma.getdata(raw), np.ma.getmaskarray(raw), info)
     finite = temp[np.isfinite(temp)]
     lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
@@ -157,6 +159,13 @@ border:1px solid #ccc;padding:6px;page-break-inside:avoid;font-size:12px}
 
 def write_report(result: Inspection, path: Path) -> Path:
     """Write ``report.html`` for ``result``."""
+    import rasterio
+
+    with rasterio.open(result.info.path) as ds:
+        return _write(result, path, ds)
+
+
+def _write(result: Inspection, path: Path, ds: Any) -> Path:
     pipes_px = _pipes_in_mosaic(result)
     s = result.summary()
     cov = result.coverage
@@ -173,7 +182,7 @@ def write_report(result: Inspection, path: Path) -> Path:
             f"<td class=l>{f.lat:.6f}, {f.lon:.6f}</td></tr>"
         )
         if rank <= MAX_CROPS:
-            crop, lo, hi = _crop(result, f, pipes_px)
+            crop, lo, hi = _crop(result, f, pipes_px, ds)
             cards.append(
                 f"<div class=card><b>{rank}. {f.id}</b> {f.kind}, "
                 f"<span class=sev style='background:{colour}'>{f.severity}</span>, "
