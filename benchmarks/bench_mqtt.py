@@ -24,7 +24,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from common import ROOT, machine
+from common import ROOT, machine, mqtt_session, stored_count
 
 sys.path.insert(0, str(ROOT))
 
@@ -32,35 +32,13 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
-from sqlalchemy import func, select
 from tests.conftest import MosquittoBroker
 from tests.ingest.helpers import Publisher, make_city
 
 from urbanops.settings import Settings
-from urbanops.storage import tables as t
 from urbanops.storage.engine import make_engine, upgrade
 
 CLIENT_ID = "bench-ingest"
-
-
-def _session(port: int, client_id: str, topics: list[str]) -> None:
-    """Create a persistent session with subscriptions, then leave (messages queue for it)."""
-    done = threading.Event()
-    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
-    c.on_subscribe = lambda *_: done.set()
-    props = Properties(PacketTypes.CONNECT)
-    props.SessionExpiryInterval = 3600
-    c.connect("127.0.0.1", port, clean_start=False, properties=props)
-    c.loop_start()
-    c.subscribe([(tp, 1) for tp in topics])
-    assert done.wait(10)
-    c.disconnect()
-    c.loop_stop()
-
-
-def _stored(engine: object) -> int:
-    with engine.connect() as conn:  # type: ignore[attr-defined]
-        return int(conn.execute(select(func.count()).select_from(t.observations)).scalar_one())
 
 
 def _ingest_rate(broker: MosquittoBroker, data_dir: Path, engine: object, expected: int) -> float:
@@ -70,7 +48,7 @@ def _ingest_rate(broker: MosquittoBroker, data_dir: Path, engine: object, expect
         "URBANOPS_DATA_DIR": str(data_dir),
         "URBANOPS_MQTT_CLIENT_ID": CLIENT_ID,
     }
-    before = _stored(engine)
+    before = stored_count(engine)
     t0 = time.perf_counter()
     first: tuple[float, int] | None = None
     proc = subprocess.Popen(
@@ -80,7 +58,7 @@ def _ingest_rate(broker: MosquittoBroker, data_dir: Path, engine: object, expect
         stderr=subprocess.STDOUT,
     )
     try:
-        while (n := _stored(engine)) < before + expected:
+        while (n := stored_count(engine)) < before + expected:
             now = time.perf_counter()
             if now - t0 > 600:
                 raise RuntimeError("ingest did not finish in 10 minutes")
@@ -137,8 +115,8 @@ def main() -> None:
     try:
         city = make_city(engine)
         topics = ["v1.1/+/Observations", "urbanops/v1/things/+/senml"]
-        _session(broker.port, CLIENT_ID, topics)
-        _session(broker.port, "bench-bare", ["v1.1/+/Observations"])
+        mqtt_session(broker.port, CLIENT_ID, topics)
+        mqtt_session(broker.port, "bench-bare", ["v1.1/+/Observations"])
         pub = Publisher(broker.port, client_id="bench-publisher")
         t0 = datetime(2024, 1, 1, tzinfo=UTC)
         base = int(t0.timestamp())

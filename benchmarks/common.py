@@ -10,13 +10,24 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.conftest import LiveServer, PostgresCluster, free_port  # noqa: E402
 
-__all__ = ["LiveServer", "PostgresCluster", "free_port", "machine", "percentile", "timed"]
+__all__ = [
+    "LiveServer",
+    "PostgresCluster",
+    "free_port",
+    "machine",
+    "mqtt_connect",
+    "mqtt_session",
+    "percentile",
+    "stored_count",
+    "timed",
+]
 
 
 def machine() -> str:
@@ -65,3 +76,42 @@ def timed(fn: Callable[[], object], repeat: int) -> list[float]:
         fn()
         out.append((time.perf_counter() - t0) * 1000)
     return out
+
+
+def mqtt_connect(client: Any, port: int, expiry_s: int = 7200) -> None:
+    """Connect ``client`` to the local broker with a persistent MQTT 5 session."""
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = expiry_s
+    client.connect("127.0.0.1", port, clean_start=False, properties=props)
+
+
+def mqtt_session(port: int, client_id: str, topics: list[str]) -> None:
+    """Create a persistent session with subscriptions, then leave: messages published from now
+    on queue in the broker for ``client_id``, and nothing is lost before it starts."""
+    import threading
+
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    done = threading.Event()
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    c.on_subscribe = lambda *_: done.set()
+    mqtt_connect(c, port)
+    c.loop_start()
+    c.subscribe([(tp, 1) for tp in topics])
+    assert done.wait(10)
+    c.disconnect()
+    c.loop_stop()
+
+
+def stored_count(engine: Any) -> int:
+    """Observations in the database."""
+    from sqlalchemy import func, select
+
+    from urbanops.storage import tables as t
+
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(t.observations)).scalar_one())

@@ -22,20 +22,17 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from common import ROOT, machine
+from common import ROOT, machine, mqtt_connect, mqtt_session, stored_count
 
 sys.path.insert(0, str(ROOT))
 
 import orjson
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 from sqlalchemy import Engine, func, select
 from tests.conftest import MosquittoBroker
 
@@ -111,35 +108,11 @@ def make_stations(engine: Engine) -> list[tuple[int, int, int]]:
     return out
 
 
-def _connect(client: mqtt.Client, port: int) -> None:
-    props = Properties(PacketTypes.CONNECT)
-    props.SessionExpiryInterval = 7200
-    client.connect("127.0.0.1", port, clean_start=False, properties=props)
-
-
-def _session(port: int) -> None:
-    """The consumer's persistent session, so nothing published before it starts is lost."""
-    done = threading.Event()
-    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=CLIENT_ID, protocol=mqtt.MQTTv5)
-    c.on_subscribe = lambda *_: done.set()
-    _connect(c, port)
-    c.loop_start()
-    c.subscribe([("v1.1/+/Observations", 1), ("urbanops/v1/things/+/senml", 1)])
-    assert done.wait(10)
-    c.disconnect()
-    c.loop_stop()
-
-
 def _rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise RuntimeError("no VmRSS")
-
-
-def _stored(engine: Engine) -> int:
-    with engine.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(t.observations)).scalar_one())
 
 
 def main() -> None:
@@ -157,7 +130,7 @@ def main() -> None:
     upgrade(settings)
     engine = make_engine(settings.sqlalchemy_url)
     stations = make_stations(engine)
-    _session(broker.port)
+    mqtt_session(broker.port, CLIENT_ID, ["v1.1/+/Observations", "urbanops/v1/things/+/senml"])
     env = {
         **os.environ,
         "URBANOPS_MQTT_URL": broker.url,
@@ -173,7 +146,7 @@ def main() -> None:
     pub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="soak-pub", protocol=mqtt.MQTTv5)
     pub.max_inflight_messages_set(500)
     pub.max_queued_messages_set(0)
-    _connect(pub, broker.port)
+    mqtt_connect(pub, broker.port)
     pub.loop_start()
 
     t0 = datetime.now(UTC) - timedelta(days=30)
@@ -205,7 +178,7 @@ def main() -> None:
                 k += 1
             now = time.monotonic()
             if now >= next_sample:
-                stored = _stored(engine)
+                stored = stored_count(engine)
                 samples.append((now - start, _rss_kib(proc.pid), published, stored))
                 print(
                     f"t={now - start:7.0f} s  rss={samples[-1][1] / 1024:7.1f} MiB  "
@@ -217,7 +190,7 @@ def main() -> None:
                     raise RuntimeError("the ingest process died")
             time.sleep(0.01)
         drain_start = time.monotonic()
-        while (stored := _stored(engine)) < published:
+        while (stored := stored_count(engine)) < published:
             if time.monotonic() - drain_start > 600:
                 break
             time.sleep(0.5)
