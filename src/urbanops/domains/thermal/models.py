@@ -36,8 +36,6 @@ class InspectParams:
     min_spread_c: float = 0.12
     detect_excess_c: float = 0.5
     detect_z: float = 2.5
-    grow_excess_c: float = 0.5
-    grow_z: float = 2.5
     min_area_m2: float = 0.25
     #: A blob with warm peaks this far apart, each this much above the detection level and
     #: prominent (see ``detect._split``), is split.
