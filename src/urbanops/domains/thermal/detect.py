@@ -42,7 +42,6 @@ class Blob:
     width_px: float
     orientation_rad: float  # principal axis, counter-clockwise from east (image x), north-up
     sharpness_per_m: float  # steepest edge / peak excess: diffuse (buried) vs sharp (on top)
-    corridor_pipe: int  # index of the pipe whose corridor holds the peak
     bbox: tuple[int, int, int, int]  # global row0, col0, row1, col1
 
 
@@ -235,7 +234,7 @@ def find_blobs(
         for sel in _split(res[rs, cs], labels[rs, cs] == i, px_m, params):
             if int(sel.sum()) < min_area_px:
                 continue
-            blob = _describe(sel, y0, x0, res, smooth, z, grad, corridor, px_m)
+            blob = _describe(sel, y0, x0, res, smooth, z, grad, px_m)
             if core is not None and not (
                 core[0] <= blob.row < core[2] and core[1] <= blob.col < core[3]
             ):
@@ -324,7 +323,6 @@ def _describe(
     smooth: np.ndarray,
     z: np.ndarray,
     grad: np.ndarray,
-    corridor: np.ndarray,
     px_m: float,
 ) -> Blob:
     """Features of the blob ``sel`` (a mask of the bounding box at y0, x0), tile coordinates."""
@@ -366,7 +364,6 @@ def _describe(
         width_px=width,
         orientation_rad=orientation,
         sharpness_per_m=steep / max(peak_excess, 1e-3),
-        corridor_pipe=int(corridor[peak_r, peak_c]) - 1,
         bbox=(
             int(rr.min()) + y0,
             int(cc.min()) + x0,

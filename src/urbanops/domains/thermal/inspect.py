@@ -223,9 +223,9 @@ def _tiles(info: MosaicInfo, params: InspectParams) -> tuple[int, list[tuple[int
 
 def plan(
     info: MosaicInfo, pipes: list[Pipe], params: InspectParams, *, baseline_c: float | None = None
-) -> tuple[list[TileTask], list[float], list[int]]:
-    """Tile tasks for the tiles that touch a corridor; per pipe its corridor half-width and
-    number of coverage samples."""
+) -> tuple[list[TileTask], list[int]]:
+    """Tile tasks for the tiles that touch a corridor, and per pipe its number of coverage
+    samples."""
     to_mosaic = work_to_mosaic(info)
     inv = ~info.affine
     half_widths = [params.corridor_half_width_m(p.depth_m, p.diameter_m) for p in pipes]
@@ -292,7 +292,7 @@ def plan(
                 overview_factor=overview_factor,
             )
         )
-    return tasks, half_widths, [len(s) for s in samples_by_pipe]
+    return tasks, [len(s) for s in samples_by_pipe]
 
 
 def _directions(lines: list[BaseGeometry], window: BaseGeometry, north_up: bool) -> list[float]:
@@ -378,7 +378,7 @@ def inspect(
     known = read_known(exclude, info) if exclude is not None else []
     if progress:
         progress(0.0, f"{len(pipes)} pipes, {info.megapixels:.1f} megapixels")
-    tasks, half_widths, n_samples = plan(info, pipes, params, baseline_c=baseline_c)
+    tasks, n_samples = plan(info, pipes, params, baseline_c=baseline_c)
     results = _execute(tasks, progress, dask_address)
     blobs = [b for r in results for b in r.blobs]
     covered = [0] * len(pipes)
@@ -389,7 +389,7 @@ def inspect(
         raise ThermalInputError(
             f"{mosaic.name}: every tile over the pipes is nodata", field="mosaic"
         )
-    findings, candidates = _classify_all(blobs, info, pipes, half_widths, known, params)
+    findings, candidates = _classify_all(blobs, info, pipes, known, params)
     to_work = _pixel_to_work(info)
     baseline = []
     for r in results:
@@ -443,7 +443,6 @@ def _classify_all(
     blobs: list[Blob],
     info: MosaicInfo,
     pipes: list[Pipe],
-    half_widths: list[float],
     known: list[BaseGeometry],
     params: InspectParams,
 ) -> tuple[list[Finding], list[Finding]]:
