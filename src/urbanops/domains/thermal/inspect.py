@@ -14,7 +14,6 @@ import itertools
 import math
 import os
 import time
-import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import shapely
 from pyproj import CRS, Transformer
 from shapely import STRtree
 from shapely.geometry import Point, box
@@ -40,7 +40,10 @@ from urbanops.domains.thermal.io import (
     to_celsius,
     work_to_mosaic,
 )
-from urbanops.domains.thermal.models import Finding, InspectParams, Pipe
+from urbanops.domains.thermal.models import Crop, Finding, InspectParams, Pipe
+
+#: Margin around a blob in its report crop.
+CROP_MARGIN_M = 4.0
 
 Progress = Callable[[float, str], None]
 
@@ -56,7 +59,7 @@ class TileTask:
     cols: int
     core: tuple[int, int, int, int]  # tile-local
     corridors: list[tuple[int, bytes]]  # (pipe index, WKB polygon in the mosaic CRS)
-    samples: list[tuple[int, int, int]]  # (pipe index, global row, global col) in the core
+    samples: np.ndarray  # int64 rows (pipe index, global row, global col) in the core
     params: InspectParams
     baseline_c: float | None = None
     directions_deg: list[float] = field(default_factory=list)
@@ -71,6 +74,40 @@ class TileResult:
     valid_px: int
     baseline: list[tuple[float, float, float]] = field(default_factory=list)
     overview: tuple[int, int, np.ndarray] | None = None  # row0, col0 (overview px), thumbnail
+
+
+def block_mean(temp: np.ndarray, f: int) -> np.ndarray:
+    """Mean of the finite values in each ``f`` x ``f`` block (NaN where a block has none); a
+    partial block at the right or bottom edge is the mean of what it has.
+
+    OpenCV's area resampling (exact for a whole factor, several times faster than GDAL's
+    averaging read) does every block at once; the few blocks it leaves NaN because they touch
+    nodata are then averaged over their valid pixels alone.
+    """
+    import cv2
+
+    h, w = temp.shape
+    hh, ww = -(-h // f), -(-w // f)
+    if h != hh * f or w != ww * f:
+        temp = cv2.copyMakeBorder(
+            temp, 0, hh * f - h, 0, ww * f - w, cv2.BORDER_CONSTANT, value=float("nan")
+        )
+    out = cv2.resize(temp, (ww, hh), interpolation=cv2.INTER_AREA)
+    nan = np.isnan(out)
+    if nan.any():
+        share = cv2.resize(
+            np.isfinite(temp).astype(np.float32), (ww, hh), interpolation=cv2.INTER_AREA
+        )  # 0 when no pixel of the block is valid
+        rows, cols = np.nonzero(nan & (share > 0))
+        offs = np.arange(f)
+        block = temp[
+            (rows[:, None, None] * f + offs[None, :, None]),
+            (cols[:, None, None] * f + offs[None, None, :]),
+        ].reshape(rows.size, f * f)
+        finite = np.isfinite(block)
+        total = np.where(finite, block, np.float32(0)).sum(axis=1)
+        out[rows, cols] = total / np.maximum(finite.sum(axis=1), 1)
+    return out
 
 
 def run_tile(task: TileTask) -> TileResult:
@@ -88,21 +125,21 @@ def run_tile(task: TileTask) -> TileResult:
     shape = (math.ceil(task.rows / f), math.ceil(task.cols / f))
     try:
         with rasterio.open(info.path) as ds:
-            if f > 1:  # work at the working resolution: average f x f mosaic pixels
-                from rasterio.enums import Resampling
-
-                raw = ds.read(
-                    1, window=window, masked=True, out_shape=shape, resampling=Resampling.average
-                )
-            else:
-                raw = ds.read(1, window=window, masked=True)
+            raw = ds.read(1, window=window)
     except RasterioIOError as exc:
         raise ThermalInputError(
             f"{Path(info.path).name}: truncated or corrupt near row {task.row0}, column "
             f"{task.col0} ({str(exc).splitlines()[0][:160]})",
             field="mosaic",
         ) from None
-    temp = to_celsius(np.ma.getdata(raw), np.ma.getmaskarray(raw), info)
+    nodata = info.nodata
+    mask = None if nodata is None or math.isnan(nodata) else raw == nodata
+    temp = to_celsius(raw, mask, info)
+    del raw, mask
+    full = temp
+    if f > 1:  # work at the working resolution: the mean of the valid f x f mosaic pixels
+        temp = block_mean(full, f)
+    assert temp.shape == shape
     valid = np.isfinite(temp)
     transform = (
         info.affine @ info.affine.translation(task.col0, task.row0) @ info.affine.scale(f, f)
@@ -128,6 +165,7 @@ def run_tile(task: TileTask) -> TileResult:
         else []
     )
     half = (f - 1) / 2
+    crop_pad = math.ceil(CROP_MARGIN_M / info.px_m)
     for b in blobs:  # back to mosaic pixels
         b.row, b.col = b.row * f + half + task.row0, b.col * f + half + task.col0
         b.area_px *= f * f
@@ -135,11 +173,20 @@ def run_tile(task: TileTask) -> TileResult:
         b.width_px *= f
         r0, c0, r1, c1 = b.bbox
         b.bbox = (r0 * f + task.row0, c0 * f + task.col0, r1 * f + task.row0, c1 * f + task.col0)
+        b.crop = Crop.cut(full, b.bbox, (task.row0, task.col0), crop_pad)
+    del full
     covered: dict[int, int] = {}
-    for idx, r, c in task.samples:
-        lr, lc = (r - task.row0) // f, (c - task.col0) // f
-        if 0 <= lr < temp.shape[0] and 0 <= lc < temp.shape[1] and valid[lr, lc]:
-            covered[idx] = covered.get(idx, 0) + 1
+    if len(task.samples):
+        idx, lr, lc = (
+            task.samples[:, 0],
+            (task.samples[:, 1] - task.row0) // f,
+            (task.samples[:, 2] - task.col0) // f,
+        )
+        ok = (lr >= 0) & (lr < temp.shape[0]) & (lc >= 0) & (lc < temp.shape[1])
+        hit = np.zeros(len(idx), dtype=bool)
+        hit[ok] = valid[lr[ok], lc[ok]]
+        for i, n in zip(*np.unique(idx[hit], return_counts=True), strict=True):
+            covered[int(i)] = int(n)
     baseline = []
     if task.baseline_c is not None and valid.any():
         r0, c0, r1, c1 = core
@@ -153,9 +200,11 @@ def run_tile(task: TileTask) -> TileResult:
         part = temp[r0:r1, c0:c1]
         h, w = max(1, part.shape[0] // k), max(1, part.shape[1] // k)
         part = part[: h * k, : w * k].reshape(h, k, w, k)
-        with warnings.catch_warnings():  # all-nodata blocks give NaN, as they should
-            warnings.simplefilter("ignore", RuntimeWarning)
-            thumb = np.nanmean(part, axis=(1, 3)).astype(np.float32)
+        finite = np.isfinite(part)
+        count = finite.sum(axis=(1, 3))
+        total = np.where(finite, part, np.float32(0)).sum(axis=(1, 3))
+        thumb = (total / np.maximum(count, 1)).astype(np.float32)
+        thumb[count == 0] = np.nan  # all-nodata blocks
         overview = (
             (task.row0 + task.core[0]) // task.overview_factor,
             (task.col0 + task.core[1]) // task.overview_factor,
@@ -212,11 +261,14 @@ def _tiles(info: MosaicInfo, params: InspectParams) -> tuple[int, list[tuple[int
     """
     f, big = factors(info, params)
     halo = math.ceil((params.background_length_m + 12.0) / info.px_m / f) * f
-    step = max(big, params.tile_px // big * big)
+    # Even tiles (as many as needed for at most tile_px a side), so workers finish together.
+    n_r, n_c = (math.ceil(n / params.tile_px) for n in (info.height, info.width))
+    step_r = math.ceil(math.ceil(info.height / n_r) / big) * big
+    step_c = math.ceil(math.ceil(info.width / n_c) / big) * big
     cores = [
-        (r, c, min(info.height, r + step), min(info.width, c + step))
-        for r in range(0, info.height, step)
-        for c in range(0, info.width, step)
+        (r, c, min(info.height, r + step_r), min(info.width, c + step_c))
+        for r in range(0, info.height, step_r)
+        for c in range(0, info.width, step_c)
     ]
     return halo, cores
 
@@ -242,20 +294,18 @@ def plan(
     ]
     # Coverage samples: points every ~4 pixels along each pipe, in mosaic pixel coordinates.
     spacing = max(4 * info.px_m, 0.25)
-    samples_by_pipe: list[list[tuple[int, int]]] = []
-    for p in pipes:
+    parts, n_samples = [], []
+    for i, p in enumerate(pipes):
         n = max(2, int(p.line.length / spacing) + 1)
-        pts = [p.line.interpolate(i / (n - 1), normalized=True) for i in range(n)]
-        xy = np.array([(q.x, q.y) for q in pts])
+        pts = shapely.line_interpolate_point(p.line, np.linspace(0.0, 1.0, n), normalized=True)
+        xy = shapely.get_coordinates(pts)
         if to_mosaic is not None:
             xs, ys = to_mosaic(xy[:, 0], xy[:, 1])
             xy = np.column_stack([xs, ys])
         cols, rows = inv @ (xy[:, 0], xy[:, 1])
-        rc = zip(np.floor(rows).astype(int), np.floor(cols).astype(int), strict=True)
-        samples_by_pipe.append(list(rc))
-    all_samples = np.array(
-        [(i, r, c) for i, pts in enumerate(samples_by_pipe) for r, c in pts], dtype=np.int64
-    ).reshape(-1, 3)
+        parts.append(np.column_stack([np.full(n, i), np.floor(rows), np.floor(cols)]))
+        n_samples.append(n)
+    all_samples = (np.concatenate(parts) if parts else np.zeros((0, 3))).astype(np.int64)
     halo, cores = _tiles(info, params)
     factor, overview_factor = factors(info, params)
     tasks = []
@@ -271,7 +321,7 @@ def plan(
             continue
         r_, c_ = all_samples[:, 1], all_samples[:, 2]
         inside = (r_ >= r0) & (r_ < r1) & (c_ >= c0) & (c_ < c1)
-        samples = [tuple(int(v) for v in row) for row in all_samples[inside]]
+        samples = all_samples[inside]
         clipped = [corridors[i].intersection(window_box) for i in hits]
         tasks.append(
             TileTask(
@@ -292,7 +342,7 @@ def plan(
                 overview_factor=overview_factor,
             )
         )
-    return tasks, [len(s) for s in samples_by_pipe]
+    return tasks, n_samples
 
 
 def _directions(lines: list[BaseGeometry], window: BaseGeometry, north_up: bool) -> list[float]:
@@ -506,11 +556,13 @@ def _classify_all(
                 y=float(y),
                 bbox=b.bbox,
                 reasons=reasons,
+                crop=b.crop,
             )
         )
     items.sort(key=lambda f: (-f.score, f.x, f.y))
     findings = [f for f in items if f.kind != "other" and f.score >= params.finding_score]
-    candidates = [f for f in items if f not in findings]
+    chosen = {id(f) for f in findings}
+    candidates = [f for f in items if id(f) not in chosen]
     for n, f in enumerate(findings, start=1):
         f.id = f"F{n:04d}"
     for n, f in enumerate(candidates, start=1):

@@ -158,14 +158,28 @@ def _short(exc: Exception) -> str:
 
 
 def _check_values(ds: Any, info: MosaicInfo, path: Path) -> None:
-    """Sample the mosaic (an overview read) to refuse Kelvin and all-nodata files early."""
+    """Sample the mosaic to refuse Kelvin and all-nodata files early.
+
+    Reads an overview when the file has one, else up to ``_SAMPLE_BLOCKS`` of its internal
+    blocks spread over the raster (a decimated read of a file without overviews decompresses
+    all of it: seconds for 100 megapixels). Only when every sampled block is nodata is the whole
+    file scanned, to tell an all-nodata mosaic from a sparse one.
+    """
     from rasterio.enums import Resampling
 
-    scale_down = max(1, int(max(ds.width, ds.height) / 512))
-    out_shape = (max(1, ds.height // scale_down), max(1, ds.width // scale_down))
-    sample = ds.read(1, out_shape=out_shape, resampling=Resampling.nearest, masked=True)
-    values = to_celsius(np.ma.filled(sample.astype(np.float32), np.nan), sample.mask, info)
+    if ds.overviews(1):
+        level = ds.overviews(1)[-1]
+        shape = (max(1, ds.height // level), max(1, ds.width // level))
+        values = _celsius(ds.read(1, out_shape=shape, masked=True), info)
+    else:
+        values = _celsius_blocks(ds, info)
     finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        scale_down = max(1, int(max(ds.width, ds.height) / 512))
+        shape = (max(1, ds.height // scale_down), max(1, ds.width // scale_down))
+        full = ds.read(1, out_shape=shape, resampling=Resampling.nearest, masked=True)
+        values = _celsius(full, info)
+        finite = values[np.isfinite(values)]
     if finite.size == 0:
         raise ThermalInputError(
             f"{path.name}: the mosaic holds no data (all nodata)", field="mosaic"
@@ -183,9 +197,41 @@ def _check_values(ds: Any, info: MosaicInfo, path: Path) -> None:
         )
 
 
+_SAMPLE_BLOCKS = 16
+
+
+def _celsius(sample: np.ma.MaskedArray, info: MosaicInfo) -> np.ndarray:
+    return to_celsius(np.ma.getdata(sample), np.ma.getmaskarray(sample), info)
+
+
+def _celsius_blocks(ds: Any, info: MosaicInfo) -> np.ndarray:
+    """Values of up to ``_SAMPLE_BLOCKS`` internal blocks on a regular grid over the raster."""
+    from rasterio.windows import Window
+
+    bh, bw = ds.block_shapes[0]
+    bh, bw = min(bh, 512, ds.height), min(bw, 512, ds.width)
+    n_r, n_c = math.ceil(ds.height / bh), math.ceil(ds.width / bw)
+    side = max(1, math.isqrt(_SAMPLE_BLOCKS))
+    rows = sorted({round(v) for v in np.linspace(0, n_r - 1, min(n_r, side))})
+    cols = sorted({round(v) for v in np.linspace(0, n_c - 1, min(n_c, side))})
+    parts = []
+    for r in rows:
+        for c in cols:
+            window = Window(c * bw, r * bh, min(bw, ds.width - c * bw), min(bh, ds.height - r * bh))
+            parts.append(_celsius(ds.read(1, window=window, masked=True), info).ravel())
+    return np.concatenate(parts)
+
+
 def to_celsius(raw: np.ndarray, mask: Any, info: MosaicInfo) -> np.ndarray:
-    """Raw band values to deg C (scale/offset applied), NaN where masked or nodata."""
-    t = raw.astype(np.float32) * np.float32(info.scale) + np.float32(info.offset)
+    """Raw band values to deg C (scale/offset applied), NaN where masked or nodata.
+
+    A float32 band without scale or offset is converted in place (``raw`` is reused).
+    """
+    t = raw.astype(np.float32, copy=False)
+    if info.scale != 1.0:
+        t = t * np.float32(info.scale)
+    if info.offset != 0.0:
+        t = t + np.float32(info.offset)
     if mask is not None and mask is not np.ma.nomask:
         t[np.asarray(mask)] = np.nan
     return t

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from shapely.geometry.base import BaseGeometry
 
 KINDS = ("leak", "insulation", "other")
@@ -58,7 +59,7 @@ class InspectParams:
     #: Mosaics finer than this are averaged to it (by a whole factor) before detection: leaks
     #: span metres, and a 0.1 m mosaic is 4 times the pixels of a 0.2 m one.
     work_px_m: float = 0.2
-    tile_px: int = 4096
+    tile_px: int = 5120
     #: Longest side of the report's overview map, in pixels.
     overview_px: int = 1400
 
@@ -79,6 +80,44 @@ class Pipe:
     line: BaseGeometry
     depth_m: float | None = None
     diameter_m: float | None = None
+
+
+@dataclass
+class Crop:
+    """A thermal picture around a blob, cut while its tile was in memory (the report draws it
+    without reading the mosaic again): temperatures quantised to 0-254 between ``lo_c`` and
+    ``hi_c`` (255: nodata), mosaic pixels from ``row0``, ``col0`` every ``step`` pixels."""
+
+    data: np.ndarray  # uint8
+    lo_c: float
+    hi_c: float
+    row0: int
+    col0: int
+    step: int
+
+    @classmethod
+    def cut(
+        cls,
+        temp: np.ndarray,
+        bbox: tuple[int, int, int, int],
+        origin: tuple[int, int],
+        pad_px: int,
+        max_px: int = 200,
+    ) -> Crop:
+        """The crop of ``bbox`` (global mosaic pixels) plus ``pad_px`` from ``temp``, whose
+        first pixel is ``origin``; decimated to at most ``max_px`` on its longer side."""
+        r0 = max(0, bbox[0] - origin[0] - pad_px)
+        c0 = max(0, bbox[1] - origin[1] - pad_px)
+        r1 = min(temp.shape[0], bbox[2] - origin[0] + pad_px)
+        c1 = min(temp.shape[1], bbox[3] - origin[1] + pad_px)
+        step = max(1, -(-max(r1 - r0, c1 - c0, 1) // max_px))
+        part = temp[r0:r1:step, c0:c1:step]
+        finite = np.isfinite(part)
+        lo, hi = (float(part[finite].min()), float(part[finite].max())) if finite.any() else (0, 1)
+        scaled = (np.where(finite, part, lo) - lo) * (254.0 / max(hi - lo, 1e-6))
+        data = np.clip(np.rint(scaled), 0, 254).astype(np.uint8)
+        data[~finite] = 255
+        return cls(data, lo, hi, r0 + origin[0], c0 + origin[1], step)
 
 
 @dataclass
@@ -106,6 +145,7 @@ class Finding:
     y: float
     bbox: tuple[int, int, int, int]  # mosaic pixel rows/cols
     reasons: list[str] = field(default_factory=list)
+    crop: Crop | None = None
 
     def properties(self) -> dict[str, Any]:
         return {

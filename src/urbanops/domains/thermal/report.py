@@ -8,15 +8,15 @@ street.
 from __future__ import annotations
 
 import base64
+import functools
 import html
-import math
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from urbanops.domains.thermal.inspect import Inspection
-from urbanops.domains.thermal.io import to_celsius, work_to_mosaic
+from urbanops.domains.thermal.io import work_to_mosaic
 from urbanops.domains.thermal.models import Finding
 
 MAX_CROPS = 200
@@ -46,12 +46,9 @@ def _pixel(result: Inspection, f: Finding) -> tuple[float, float]:
 
 def _colour(temp: np.ndarray, lo: float, hi: float) -> np.ndarray:
     """Temperatures to RGB with the inferno colour map (NaN shown grey)."""
-    from matplotlib import colormaps
-
-    lut = (colormaps["inferno"](np.linspace(0, 1, 256))[:, :3] * 255).astype(np.uint8)
     span = max(hi - lo, 1e-6)
-    idx = np.clip((np.nan_to_num(temp, nan=lo) - lo) / span * 255, 0, 255).astype(np.uint8)
-    rgb = lut[idx]
+    idx = np.rint(np.clip((np.nan_to_num(temp, nan=lo) - lo) / span * 254, 0, 254))
+    rgb = _lut()[idx.astype(np.uint8)]
     rgb[~np.isfinite(temp)] = (128, 128, 128)
     return rgb
 
@@ -102,34 +99,33 @@ def _overview(result: Inspection, pipes_px: list[np.ndarray]) -> tuple[str, floa
     return _encode(rgb), lo, hi
 
 
-def _crop(
-    result: Inspection, f: Finding, pipes_px: list[np.ndarray], ds: Any
-) -> tuple[str, float, float]:
-    """A thermal crop around a finding (4 m margin), 240 px wide, with the pipe and the spot;
-    ``ds`` is the open mosaic."""
+@functools.cache
+def _lut() -> np.ndarray:
+    """The inferno colour map in 255 RGB steps (OpenCV's copy of matplotlib's)."""
     import cv2
-    from rasterio.windows import Window
 
-    info = result.info
-    pad = math.ceil(4.0 / info.px_m)
-    r0, c0, r1, c1 = f.bbox
-    r0, c0 = max(0, r0 - pad), max(0, c0 - pad)
-    r1, c1 = min(info.height, r1 + pad), min(info.width, c1 + pad)
-    raw = ds.read(1, window=Window(c0, r0, c1 - c0, r1 - r0), masked=True)
-    temp = to_celsius(np.ma.getdata(raw), np.ma.getmaskarray(raw), info)
-    finite = temp[np.isfinite(temp)]
-    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-    scale = 240 / max(temp.shape)
-    rgb = cv2.resize(
-        _colour(temp, lo, hi), None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST
-    )
+    ramp = np.rint(np.linspace(0, 255, 255)).astype(np.uint8)[:, None]
+    return np.ascontiguousarray(cv2.applyColorMap(ramp, cv2.COLORMAP_INFERNO)[:, 0, ::-1])
+
+
+def _crop(result: Inspection, f: Finding, pipes_px: list[np.ndarray], lut: np.ndarray) -> str:
+    """The finding's thermal crop (cut while its tile was read), 240 px wide, with the pipe and
+    the spot, as a PNG."""
+    import cv2
+
+    crop = f.crop
+    assert crop is not None
+    rgb = np.vstack([lut, [[128, 128, 128]]]).astype(np.uint8)[crop.data]  # 255: nodata, grey
+    scale = 240 / max(crop.data.shape)
+    rgb = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
+    k = scale / crop.step  # output pixels per mosaic pixel
     for line in pipes_px:
-        pts = np.round((line - (c0, r0)) * scale).astype(np.int32).reshape(-1, 1, 2)
+        pts = np.round((line - (crop.col0, crop.row0)) * k).astype(np.int32).reshape(-1, 1, 2)
         cv2.polylines(rgb, [pts], False, (0, 208, 255), 1, cv2.LINE_AA)
     x, y = _pixel(result, f)
-    centre = (round((x - c0) * scale), round((y - r0) * scale))
+    centre = (round((x - crop.col0) * k), round((y - crop.row0) * k))
     cv2.drawMarker(rgb, centre, (0, 255, 102), cv2.MARKER_CROSS, 18, 2)
-    return _encode(rgb), lo, hi
+    return _encode(rgb)
 
 
 def _scale_bar(lo: float, hi: float) -> str:
@@ -159,18 +155,21 @@ border:1px solid #ccc;padding:6px;page-break-inside:avoid;font-size:12px}
 
 def write_report(result: Inspection, path: Path) -> Path:
     """Write ``report.html`` for ``result``."""
-    import rasterio
-
-    with rasterio.open(result.info.path) as ds:
-        return _write(result, path, ds)
-
-
-def _write(result: Inspection, path: Path, ds: Any) -> Path:
     pipes_px = _pipes_in_mosaic(result)
+    lut = _lut()
     s = result.summary()
     cov = result.coverage
     rows = []
     cards = []
+    with_crop = [f for f in result.findings[:MAX_CROPS] if f.crop is not None]
+    with ThreadPoolExecutor(2) as pool:  # PNG encoding releases the GIL
+        pictures = dict(
+            zip(
+                (id(f) for f in with_crop),
+                pool.map(lambda f: _crop(result, f, pipes_px, lut), with_crop),
+                strict=True,
+            )
+        )
     for rank, f in enumerate(result.findings, start=1):
         colour = SEVERITY_COLOUR.get(f.severity, "#888")
         rows.append(
@@ -181,8 +180,8 @@ def _write(result: Inspection, path: Path, ds: Any) -> Path:
             f"<td>{'' if f.distance_to_pipe_m is None else f'{f.distance_to_pipe_m:.1f}'}</td>"
             f"<td class=l>{f.lat:.6f}, {f.lon:.6f}</td></tr>"
         )
-        if rank <= MAX_CROPS:
-            crop, lo, hi = _crop(result, f, pipes_px, ds)
+        if id(f) in pictures and f.crop is not None:
+            crop, lo, hi = pictures[id(f)], f.crop.lo_c, f.crop.hi_c
             cards.append(
                 f"<div class=card><b>{rank}. {f.id}</b> {f.kind}, "
                 f"<span class=sev style='background:{colour}'>{f.severity}</span>, "
