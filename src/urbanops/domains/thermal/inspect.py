@@ -24,9 +24,8 @@ import numpy as np
 import shapely
 from pyproj import CRS, Transformer
 from shapely import STRtree
-from shapely.geometry import Point, box
+from shapely.geometry import box
 from shapely.geometry.base import BaseGeometry
-from shapely.ops import nearest_points
 
 from urbanops.domains.thermal.classify import alignment, classify
 from urbanops.domains.thermal.detect import Blob, find_blobs, naive_blobs
@@ -496,43 +495,57 @@ def _classify_all(
     known: list[BaseGeometry],
     params: InspectParams,
 ) -> tuple[list[Finding], list[Finding]]:
+    """Place, relate to the nearest pipe and classify every blob (geometry in array passes)."""
     to_work = _pixel_to_work(info)
     to_lonlat = Transformer.from_crs(
         CRS.from_wkt(info.work_crs_wkt), CRS.from_epsg(4326), always_xy=True
     )
-    known_tree = STRtree([g.buffer(params.known_radius_m) for g in known]) if known else None
     px = info.px_m
-    items: list[Finding] = []
-    pipe_tree = STRtree([p.line for p in pipes])
-    for b in blobs:
-        x, y = to_work(b.row, b.col)
-        here = Point(x, y)
+    n = len(blobs)
+    xs, ys = to_work(
+        np.array([b.row for b in blobs], dtype=np.float64),
+        np.array([b.col for b in blobs], dtype=np.float64),
+    )
+    xs, ys = np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)
+    lons, lats = to_lonlat.transform(xs, ys)
+    here = shapely.points(xs, ys)
+    near_known = np.zeros(n, dtype=bool)
+    if known and n:
+        known_tree = STRtree([g.buffer(params.known_radius_m) for g in known])
+        near_known[known_tree.query(here, predicate="intersects")[0]] = True
+    idx = dist = align = None
+    if pipes and n:
         # The nearest pipe (where corridors overlap, at crossings, the raster holds only one).
-        idx = int(pipe_tree.nearest(here)) if pipes else None
-        dist = align = None
-        depth = params.default_depth_m
-        if idx is not None:
-            pipe = pipes[idx]
-            depth = pipe.depth_m if pipe.depth_m is not None else params.default_depth_m
-            dist = float(pipe.line.distance(here))
-            near = nearest_points(pipe.line, here)[0]
-            s = pipe.line.project(near)
-            p0 = pipe.line.interpolate(max(0.0, s - 1.0))
-            p1 = pipe.line.interpolate(min(pipe.line.length, s + 1.0))
-            align = alignment(b.orientation_rad, math.atan2(p1.y - p0.y, p1.x - p0.x))
-        near_known = bool(
-            known_tree is not None and len(known_tree.query(here, predicate="intersects"))
+        lines = np.array([p.line for p in pipes], dtype=object)
+        idx = STRtree(list(lines)).nearest(here)
+        mine = lines[idx]
+        dist = shapely.distance(mine, here)
+        s_m = shapely.line_locate_point(mine, here)
+        p0 = shapely.get_coordinates(
+            shapely.line_interpolate_point(mine, np.maximum(0.0, s_m - 1.0))
         )
+        p1 = shapely.get_coordinates(
+            shapely.line_interpolate_point(mine, np.minimum(shapely.length(mine), s_m + 1.0))
+        )
+        pipe_dir = np.arctan2(p1[:, 1] - p0[:, 1], p1[:, 0] - p0[:, 0])
+        align = [
+            alignment(b.orientation_rad, float(d)) for b, d in zip(blobs, pipe_dir, strict=True)
+        ]
+    items: list[Finding] = []
+    for k, b in enumerate(blobs):
+        pipe = None if idx is None else pipes[int(idx[k])]
+        depth = params.default_depth_m if pipe is None or pipe.depth_m is None else pipe.depth_m
+        d_k = None if dist is None else float(dist[k])
+        a_k = None if align is None else align[k]
         kind, score, severity, reasons = classify(
             b,
             px_m=px,
-            distance_m=dist,
+            distance_m=d_k,
             depth_m=depth,
-            alignment_deg=align,
-            near_known=near_known,
+            alignment_deg=a_k,
+            near_known=bool(near_known[k]),
             params=params,
         )
-        lon, lat = to_lonlat.transform(x, y)
         items.append(
             Finding(
                 id="",
@@ -546,14 +559,14 @@ def _classify_all(
                 area_m2=b.area_px * px * px,
                 length_m=b.length_px * px,
                 width_m=b.width_px * px,
-                pipe_id=None if idx is None else pipes[idx].id,
-                distance_to_pipe_m=dist,
-                alignment_deg=align,
+                pipe_id=None if pipe is None else pipe.id,
+                distance_to_pipe_m=d_k,
+                alignment_deg=a_k,
                 sharpness_per_m=b.sharpness_per_m,
-                lon=float(lon),
-                lat=float(lat),
-                x=float(x),
-                y=float(y),
+                lon=float(lons[k]),
+                lat=float(lats[k]),
+                x=float(xs[k]),
+                y=float(ys[k]),
                 bbox=b.bbox,
                 reasons=reasons,
                 crop=b.crop,

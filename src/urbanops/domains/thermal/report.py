@@ -14,6 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import shapely
+from shapely.geometry import LineString
 
 from urbanops.domains.thermal.inspect import Inspection
 from urbanops.domains.thermal.io import work_to_mosaic
@@ -23,8 +25,8 @@ MAX_CROPS = 200
 SEVERITY_COLOUR = {"critical": "#b30000", "high": "#e34a33", "medium": "#fc8d59", "low": "#fdbb84"}
 
 
-def _pipes_in_mosaic(result: Inspection) -> list[np.ndarray]:
-    """Pipe vertices in mosaic pixel coordinates (col, row)."""
+def _pipes_in_mosaic(result: Inspection) -> list[LineString]:
+    """The pipes as lines in mosaic pixel coordinates (x = column, y = row)."""
     to_mosaic = work_to_mosaic(result.info)
     inv = ~result.info.affine
     out = []
@@ -35,7 +37,17 @@ def _pipes_in_mosaic(result: Inspection) -> list[np.ndarray]:
                 xs, ys = to_mosaic(xy[:, 0], xy[:, 1])
                 xy = np.column_stack([xs, ys])
             cols, rows = inv @ (xy[:, 0], xy[:, 1])
-            out.append(np.column_stack([cols, rows]))
+            out.append(LineString(np.column_stack([cols, rows])))
+    return out
+
+
+def _polylines(lines: list[LineString], window: tuple[float, float, float, float]) -> list:
+    """Vertex arrays of the parts of ``lines`` inside ``window`` (xmin, ymin, xmax, ymax)."""
+    out = []
+    for part in shapely.clip_by_rect(lines, *window):
+        for seg in getattr(part, "geoms", [part]):
+            if not seg.is_empty and seg.geom_type == "LineString":
+                out.append(np.asarray(seg.coords))
     return out
 
 
@@ -60,10 +72,23 @@ def _encode(rgb: np.ndarray) -> str:
     return base64.b64encode(buf.tobytes()).decode("ascii") if ok else ""
 
 
-def _overview(result: Inspection, pipes_px: list[np.ndarray]) -> tuple[str, float, float]:
-    """The map: the mean temperatures gathered while inspecting, pipes and findings drawn on."""
-    import cv2
+def _points(line: np.ndarray) -> str:
+    return " ".join(f"{x:.1f},{y:.1f}" for x, y in line)
 
+
+def _svg(png: str, width: int, height: int, overlay: str, label: str, css_width: int) -> str:
+    """A picture as inline SVG: the PNG at its own resolution (pixels drawn square, not
+    smoothed) and vector overlays on top, crisp on screen and on paper whatever the zoom."""
+    return (
+        f"<svg role=img aria-label='{html.escape(label)}' viewBox='0 0 {width} {height}' "
+        f"style='width:{css_width}px;max-width:100%'><image width='{width}' height='{height}' "
+        f"preserveAspectRatio=none style='image-rendering:pixelated' "
+        f"href='data:image/png;base64,{png}'/>{overlay}</svg>"
+    )
+
+
+def _overview(result: Inspection, pipes_px: list[LineString]) -> tuple[str, float, float]:
+    """The map: the mean temperatures gathered while inspecting, pipes and findings on top."""
     temp = result.overview if result.overview is not None else np.full((10, 10), np.nan)
     finite = temp[np.isfinite(temp)]
     lo, hi = (
@@ -71,32 +96,25 @@ def _overview(result: Inspection, pipes_px: list[np.ndarray]) -> tuple[str, floa
         if finite.size
         else (0.0, 1.0)
     )
-    scale = max(1, round(1000 / max(temp.shape)))
-    rgb = _colour(temp, lo, hi)
-    if scale > 1:
-        rgb = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
-    k = result.overview_factor / scale
-    for line in pipes_px:
-        pts = np.round(line / k).astype(np.int32).reshape(-1, 1, 2)
-        cv2.polylines(rgb, [pts], False, (0, 208, 255), 1, cv2.LINE_AA)
+    h, w = temp.shape
+    k = result.overview_factor  # mosaic pixels per overview pixel
+    unit = max(h, w) / 1000  # one screen pixel of a 1000-pixel-wide map, in overview pixels
+    simple = [shapely.simplify(line, k / 2) for line in pipes_px]
+    parts = [
+        f"<polyline points='{_points(line / k)}' fill=none stroke='#ffd000' "
+        f"stroke-width='{1.2 * unit:.2f}'/>"
+        for line in _polylines(simple, (-k, -k, (w + 1) * k, (h + 1) * k))
+    ]
     for f in result.findings:
         x, y = _pixel(result, f)
-        colour = tuple(
-            int(SEVERITY_COLOUR.get(f.severity, "#ffffff")[i : i + 2], 16) for i in (1, 3, 5)
+        colour = SEVERITY_COLOUR.get(f.severity, "#ffffff")
+        parts.append(
+            f"<circle cx='{x / k:.1f}' cy='{y / k:.1f}' r='{7 * unit:.1f}' fill=none "
+            f"stroke='{colour}' stroke-width='{2 * unit:.2f}'/><text x='{x / k + 8 * unit:.1f}' "
+            f"y='{y / k - 6 * unit:.1f}' fill='#fff' font-size='{11 * unit:.1f}'>{f.id}</text>"
         )
-        centre = (round(x / k), round(y / k))
-        cv2.circle(rgb, centre, 7, colour, 2, cv2.LINE_AA)
-        cv2.putText(
-            rgb,
-            f.id,
-            (centre[0] + 8, centre[1] - 6),
-            cv2.FONT_HERSHEY_SIMPLEX,
-            0.35,
-            (255, 255, 255),
-            1,
-            cv2.LINE_AA,
-        )
-    return _encode(rgb), lo, hi
+    png = _encode(_colour(temp, lo, hi))
+    return _svg(png, w, h, "".join(parts), "overview map", 1000), lo, hi
 
 
 @functools.cache
@@ -108,24 +126,27 @@ def _lut() -> np.ndarray:
     return np.ascontiguousarray(cv2.applyColorMap(ramp, cv2.COLORMAP_INFERNO)[:, 0, ::-1])
 
 
-def _crop(result: Inspection, f: Finding, pipes_px: list[np.ndarray], lut: np.ndarray) -> str:
-    """The finding's thermal crop (cut while its tile was read), 240 px wide, with the pipe and
-    the spot, as a PNG."""
-    import cv2
-
+def _crop(result: Inspection, f: Finding, pipes_px: list[LineString], lut: np.ndarray) -> str:
+    """The finding's thermal crop (cut while its tile was read) with the pipe and the spot."""
     crop = f.crop
     assert crop is not None
     rgb = np.vstack([lut, [[128, 128, 128]]]).astype(np.uint8)[crop.data]  # 255: nodata, grey
-    scale = 240 / max(crop.data.shape)
-    rgb = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
-    k = scale / crop.step  # output pixels per mosaic pixel
-    for line in pipes_px:
-        pts = np.round((line - (crop.col0, crop.row0)) * k).astype(np.int32).reshape(-1, 1, 2)
-        cv2.polylines(rgb, [pts], False, (0, 208, 255), 1, cv2.LINE_AA)
+    h, w = crop.data.shape
+    unit = max(h, w) / 240  # one screen pixel of the 240-pixel-wide picture, in crop pixels
+    c0, r0, step = crop.col0, crop.row0, crop.step
+    window = (c0 - step, r0 - step, c0 + (w + 1) * step, r0 + (h + 1) * step)
+    parts = [
+        f"<polyline points='{_points((line - (c0, r0)) / step)}' "
+        f"fill=none stroke='#ffd000' stroke-width='{1.2 * unit:.2f}'/>"
+        for line in _polylines(pipes_px, window)
+    ]
     x, y = _pixel(result, f)
-    centre = (round((x - crop.col0) * k), round((y - crop.row0) * k))
-    cv2.drawMarker(rgb, centre, (0, 255, 102), cv2.MARKER_CROSS, 18, 2)
-    return _encode(rgb)
+    cx, cy, r = (x - crop.col0) / crop.step, (y - crop.row0) / crop.step, 9 * unit
+    parts.append(
+        f"<path d='M{cx - r:.1f},{cy:.1f}H{cx + r:.1f}M{cx:.1f},{cy - r:.1f}V{cy + r:.1f}' "
+        f"stroke='#00ff66' stroke-width='{2 * unit:.2f}'/>"
+    )
+    return _svg(_encode(rgb), w, h, "".join(parts), f"thermal crop of {f.id}", 240)
 
 
 def _scale_bar(lo: float, hi: float) -> str:
@@ -187,7 +208,7 @@ def write_report(result: Inspection, path: Path) -> Path:
                 f"<span class=sev style='background:{colour}'>{f.severity}</span>, "
                 f"score {f.score:.2f}<br>+{f.delta_t_c:.1f} deg C, {f.area_m2:.1f} m2, pipe "
                 f"{html.escape(str(f.pipe_id))}<br>{f.lat:.6f}, {f.lon:.6f}"
-                f"<br><img alt='thermal crop of {f.id}' src='data:image/png;base64,{crop}'>"
+                f"<br>{crop}"
                 f"{_scale_bar(lo, hi)}<i>{html.escape('; '.join(f.reasons))}</i>"
                 "</div>"
             )
@@ -203,7 +224,7 @@ def write_report(result: Inspection, path: Path) -> Path:
 candidates.geojson. Ranked by score; severity from the temperature excess and size.</p>
 <p>Assumptions: a night survey in the cold season, ground emissivity about 0.95, temperatures
 in deg C. A finding is a place to look at, not a confirmed leak.</p>
-<img alt="overview map" src="data:image/png;base64,{overview}">{_scale_bar(lo, hi)}
+{overview}{_scale_bar(lo, hi)}
 <p>Grey: not imaged, or no pipe nearby (only tiles over the network are read).</p>
 <h2>Findings</h2><table><tr><th>#</th><th>id</th><th>kind</th><th>severity</th><th>score</th>
 <th>excess deg C</th><th>peak deg C</th><th>area m2</th><th>pipe</th><th>to pipe m</th>
