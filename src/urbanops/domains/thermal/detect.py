@@ -42,6 +42,7 @@ class Blob:
     width_px: float
     orientation_rad: float  # principal axis, counter-clockwise from east (image x), north-up
     sharpness_per_m: float  # steepest edge / peak excess: diffuse (buried) vs sharp (on top)
+    half_area_px: int  # pixels at least half the peak excess: the spot's size, whatever its heat
     bbox: tuple[int, int, int, int]  # global row0, col0, row1, col1
     crop: Crop | None = None  # the thermal picture around it, for the report
 
@@ -248,10 +249,10 @@ def find_blobs(
         if area < min_area_px:
             continue
         rs, cs = slice(y0, y0 + bh), slice(x0, x0 + bw)
-        for sel in _split(res[rs, cs], labels[rs, cs] == i, px_m, params):
+        for sel, seed in _split(res[rs, cs], labels[rs, cs] == i, px_m, params):
             if int(sel.sum()) < min_area_px:
                 continue
-            blob = _describe(sel, y0, x0, res, smooth, z, grad, px_m)
+            blob = _describe(sel, y0, x0, res, smooth, z, grad, px_m, seed)
             if core is not None and not (
                 core[0] <= blob.row < core[2] and core[1] <= blob.col < core[3]
             ):
@@ -266,9 +267,12 @@ def find_blobs(
 
 def _split(
     res: np.ndarray, sel: np.ndarray, px_m: float, params: InspectParams
-) -> list[np.ndarray]:
+) -> list[tuple[np.ndarray, tuple[int, int] | None]]:
     """Split a blob with several warm peaks (a leak beside a parked car, two leaks a few metres
     apart) at the valleys between them, so each is described and placed on its own.
+
+    Each part comes with its seed's warmest pixel, where it is placed: a part can hold a
+    neighbour's warmer flank (a car's engine beside a leak) that no seed of its own claimed.
 
     Only *prominent* peaks seed a part: a peak whose drop to the highest valley (saddle) joining
     it to a higher peak is at least ``split_prominence_c`` and a quarter of its height. Texture
@@ -278,7 +282,11 @@ def _split(
     from scipy import ndimage
 
     k = max(3, int(params.split_distance_m / px_m) | 1)
-    local = np.where(sel, res, -1e9).astype(np.float32)
+    land = res
+    if params.split_scale_m > 0:
+        sigma = params.split_scale_m / px_m
+        land = res - cv2.GaussianBlur(res, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+    local = np.where(sel, land, -1e9).astype(np.float32)
     peaks = (
         sel
         & (local >= cv2.dilate(local, np.ones((k, k), np.uint8)))
@@ -286,22 +294,27 @@ def _split(
     )
     count, markers = cv2.connectedComponents(peaks.astype(np.uint8), connectivity=8)
     if count <= 2:  # background label + one peak
-        return [sel]
-    height = np.array([float(res[markers == j].max()) for j in range(1, count)], dtype=np.float64)
-    prominence = _prominence(res, sel, markers, height)
+        return [(sel, None)]
+    height = np.array([float(land[markers == j].max()) for j in range(1, count)])
+    prominence = _prominence(land, sel, markers, height)
     keep = [
         j + 1
         for j in range(count - 1)
         if prominence[j] >= max(params.split_prominence_c, 0.25 * height[j])
     ]
     if len(keep) <= 1:
-        return [sel]
+        return [(sel, None)]
     seeds = np.where(np.isin(markers, keep), markers, 0).astype(np.int32)
-    top = float(res[sel].max())
-    depth = np.clip((top - res) / max(top, 1e-3) * 60000, 0, 65000).astype(np.uint16)
+    top, bottom = float(land[sel].max()), float(land[sel].min())
+    depth = np.clip((top - land) / max(top - bottom, 1e-3) * 60000, 0, 65000).astype(np.uint16)
     depth[~sel] = 65535  # outside the blob: flooded last, then cut away
     basins = ndimage.watershed_ift(depth, seeds)
-    return [sel & (basins == j) for j in keep]
+    out = []
+    for j in keep:
+        at = np.argwhere(markers == j)
+        top_j = at[int(np.argmax(land[at[:, 0], at[:, 1]]))]
+        out.append((sel & (basins == j), (int(top_j[0]), int(top_j[1]))))
+    return out
 
 
 def _prominence(
@@ -341,17 +354,22 @@ def _describe(
     z: np.ndarray,
     grad: np.ndarray,
     px_m: float,
+    seed: tuple[int, int] | None = None,
 ) -> Blob:
-    """Features of the blob ``sel`` (a mask of the bounding box at y0, x0), tile coordinates."""
+    """Features of the blob ``sel`` (a mask of the bounding box at y0, x0), tile coordinates;
+    its peak is ``seed`` (bounding-box coordinates) when given, else its warmest pixel."""
     import cv2
 
     bh, bw = sel.shape
     rs, cs = slice(y0, y0 + bh), slice(x0, x0 + bw)
     rr, cc = np.nonzero(sel)
     r = res[rs, cs][sel]
-    k = int(np.argmax(r))
-    peak_r, peak_c = int(rr[k]) + y0, int(cc[k]) + x0
-    peak_excess = float(r[k])
+    if seed is None:
+        k = int(np.argmax(r))
+        peak_r, peak_c = int(rr[k]) + y0, int(cc[k]) + x0
+    else:
+        peak_r, peak_c = seed[0] + y0, seed[1] + x0
+    peak_excess = float(res[peak_r, peak_c])
     # Edge sharpness: the gradient on the blob's flank (30-70 % of its peak) relative to its
     # excess. Heat from below has gentle flanks; objects on the surface have steep edges.
     g = grad[rs, cs][sel]
@@ -381,6 +399,7 @@ def _describe(
         width_px=width,
         orientation_rad=orientation,
         sharpness_per_m=steep / max(peak_excess, 1e-3),
+        half_area_px=int((r >= 0.5 * peak_excess).sum()),
         bbox=(
             int(rr.min()) + y0,
             int(cc.min()) + x0,

@@ -168,6 +168,7 @@ def run_tile(task: TileTask) -> TileResult:
     for b in blobs:  # back to mosaic pixels
         b.row, b.col = b.row * f + half + task.row0, b.col * f + half + task.col0
         b.area_px *= f * f
+        b.half_area_px *= f * f
         b.length_px *= f
         b.width_px *= f
         r0, c0, r1, c1 = b.bbox
@@ -563,6 +564,7 @@ def _classify_all(
                 distance_to_pipe_m=d_k,
                 alignment_deg=a_k,
                 sharpness_per_m=b.sharpness_per_m,
+                half_area_m2=b.half_area_px * px * px,
                 lon=float(lons[k]),
                 lat=float(lats[k]),
                 x=float(xs[k]),

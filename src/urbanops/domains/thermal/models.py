@@ -42,11 +42,18 @@ class InspectParams:
     #: prominent (see ``detect._split``), is split.
     split_distance_m: float = 2.0
     split_min_peak_c: float = 0.8
-    split_prominence_c: float = 1.0
+    split_prominence_c: float = 0.5
+    #: Peaks are looked for on the residual minus its Gaussian blur at this scale (0: on the
+    #: residual itself), so a weak leak on the flank of a stronger one shows as a peak.
+    split_scale_m: float = 1.5
     #: Blobs thinner than this are lines (edges, cables, kerbs), not heat from below.
     min_width_m: float = 0.4
     #: Findings (places a crew should visit) need at least this score; the rest are candidates.
-    finding_score: float = 0.5
+    finding_score: float = 0.4
+    #: The score's excess term is 0.5 at this many deg C above the background.
+    excess_mid_c: float = 1.7
+    #: The score's size term is 0.5 when the half-warm area is this fraction of 1.84 depth^2.
+    size_mid: float = 0.25
     #: Blobs steeper than this (1/m: steepest gradient / excess) sit on the surface.
     sharp_per_m: float = 1.4
     #: A warm strip at least this long and this many times longer than wide is an insulation fault.
@@ -54,8 +61,9 @@ class InspectParams:
     insulation_min_elongation: float = 3.0
     #: Known warm features (chambers, manholes) suppress candidates this close.
     known_radius_m: float = 1.5
-    #: ... unless they are larger than this (warm ground around a chamber is still reported).
-    known_max_area_m2: float = 6.0
+    #: ... unless their half-warm area is larger than this (warm ground around a chamber is
+    #: still reported).
+    known_max_area_m2: float = 12.0
     #: Mosaics finer than this are averaged to it (by a whole factor) before detection: leaks
     #: span metres, and a 0.1 m mosaic is 4 times the pixels of a 0.2 m one.
     work_px_m: float = 0.2
@@ -139,6 +147,7 @@ class Finding:
     distance_to_pipe_m: float | None
     alignment_deg: float | None
     sharpness_per_m: float
+    half_area_m2: float  # the part at least half as warm as the peak (the spot, not its halo)
     lon: float
     lat: float
     x: float  # work CRS
@@ -166,5 +175,6 @@ class Finding:
             "width_m": round(self.width_m, 2),
             "alignment_deg": None if self.alignment_deg is None else round(self.alignment_deg, 1),
             "sharpness_per_m": round(self.sharpness_per_m, 2),
+            "half_area_m2": round(self.half_area_m2, 2),
             "reasons": "; ".join(self.reasons),
         }
