@@ -27,6 +27,7 @@ FIELDS = (
     "width_m",
     "alignment_deg",
     "sharpness_per_m",
+    "half_area_m2",
     "reasons",
 )
 
