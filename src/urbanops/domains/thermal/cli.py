@@ -130,3 +130,68 @@ def synthetic_cmd(
     )
     for name, path in paths.items():
         out.print(f"  {name}: {path}")
+
+
+@app.command("frames")
+def frames_cmd(
+    folder: Annotated[Path, typer.Argument(help="Folder of radiometric JPEG frames")],
+    out_file: Annotated[Path, typer.Option("--out", help="GeoJSON of the frames to write")],
+    emissivity: Annotated[
+        float | None, typer.Option(help="Override the frames' emissivity", min=0.1, max=1.0)
+    ] = None,
+    distance_m: Annotated[
+        float | None,
+        typer.Option(
+            "--distance-m",
+            help="Camera-to-ground distance (default: laser range finder, else flight height)",
+            min=0,
+            max=5000,
+        ),
+    ] = None,
+    reflected_c: Annotated[
+        float | None,
+        typer.Option("--reflected-c", help="Reflected temperature (deg C)", min=-60, max=500),
+    ] = None,
+    humidity: Annotated[
+        float | None, typer.Option(help="Relative humidity, 0-1", min=0.0, max=1.0)
+    ] = None,
+) -> None:
+    """Decode every frame of FOLDER and list it with its ground footprint and temperatures."""
+    from rich.progress import BarColumn, Progress, TextColumn
+
+    from urbanops.domains.thermal.frames import survey, write_geojson
+    from urbanops.domains.thermal.radiometric.frame import Overrides
+
+    overrides = Overrides(emissivity, distance_m, reflected_c, humidity)
+    try:
+        with Progress(
+            TextColumn("{task.description}"), BarColumn(), console=err, transient=True
+        ) as bar:
+            task = bar.add_task("decoding", total=1.0)
+            result = survey(
+                folder,
+                overrides,
+                progress=lambda f, m: bar.update(task, completed=f, description=m),
+            )
+    except UrbanOpsError as exc:
+        _fail(exc.detail)
+        return
+    for name, reason in result.skipped:
+        text = reason if reason.startswith(name) else f"{name}: {reason}"
+        err.print(f"[yellow]skipped[/yellow] {text}", highlight=False)
+    for entry in result.frames:
+        if entry.problem:
+            err.print(
+                f"[yellow]not georeferenced[/yellow] {entry.file}: {entry.problem}", highlight=False
+            )
+    s = result.summary()
+    if not result.frames:
+        _fail(f"none of the {s['frames']} frames could be decoded")
+        return
+    path = write_geojson(result, out_file)
+    by_reason = ", ".join(f"{n} {k}" for k, n in s["skipped_by_reason"].items())
+    out.print(
+        f"{s['frames']} frames: {s['decoded']} decoded, {s['georeferenced']} georeferenced, "
+        f"{s['skipped']} skipped{' (' + by_reason + ')' if by_reason else ''}"
+    )
+    out.print(f"  frames: {path}")
