@@ -54,6 +54,7 @@ bench: $(VENV)/.installed-dev services
 	$(BIN)/python benchmarks/bench_mqtt.py
 	$(BIN)/python benchmarks/bench_alerts.py
 	$(BIN)/python benchmarks/bench_thermal.py
+	$(BIN)/python benchmarks/bench_frames.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
