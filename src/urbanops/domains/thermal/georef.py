@@ -20,7 +20,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from pyproj import CRS, Transformer
+from pyproj import CRS
 
 from urbanops.domains.thermal.radiometric.frame import Frame
 
@@ -129,14 +129,37 @@ def local_crs(lon: float, lat: float) -> CRS:
     return CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
 
 
-def footprint_lonlat(p: Pose, crs: CRS | None = None) -> list[tuple[float, float]]:
-    """The frame's four corners on the ground, closed ring, lon/lat (EPSG:4326)."""
-    crs = crs or local_crs(p.lon, p.lat)
-    rows = np.array([0, 0, p.height_px, p.height_px, 0], dtype=np.float64)
-    cols = np.array([0, p.width_px, p.width_px, 0, 0], dtype=np.float64)
+#: WGS 84 semi-major axis (m) and first eccentricity squared.
+_A, _E2 = 6_378_137.0, 6.69437999014e-3
+
+
+def enu_to_lonlat(
+    lon0: float, lat0: float, de: np.ndarray, dn: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Longitude and latitude of points ``de`` metres east and ``dn`` north of (lon0, lat0),
+    true north: the ellipsoid's radii of curvature at the origin (meridian ``M``, prime vertical
+    ``N``). Within a few hundred metres the error is millimetres (second order in the offset
+    over the Earth's radius), and unlike a UTM grid there is no grid convergence."""
+    phi = math.radians(lat0)
+    w = 1 - _E2 * math.sin(phi) ** 2
+    m = _A * (1 - _E2) / w**1.5
+    n = _A / math.sqrt(w)
+    lats = lat0 + np.degrees(np.asarray(dn, dtype=np.float64) / m)
+    lons = lon0 + np.degrees(np.asarray(de, dtype=np.float64) / (n * math.cos(phi)))
+    return lons, lats
+
+
+def ground_lonlat(p: Pose, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Longitude and latitude of pixel positions on the ground."""
     de, dn = ground_offsets(p, rows, cols)
-    fwd_tr = Transformer.from_crs(CRS.from_epsg(4326), crs, always_xy=True)
-    inv_tr = Transformer.from_crs(crs, CRS.from_epsg(4326), always_xy=True)
-    x0, y0 = fwd_tr.transform(p.lon, p.lat)
-    lons, lats = inv_tr.transform(x0 + de, y0 + dn)
+    return enu_to_lonlat(p.lon, p.lat, de, dn)
+
+
+CORNER_ROWS = np.array([0, 0, 1, 1, 0], dtype=np.float64)
+CORNER_COLS = np.array([0, 1, 1, 0, 0], dtype=np.float64)
+
+
+def footprint_lonlat(p: Pose) -> list[tuple[float, float]]:
+    """The frame's four corners on the ground, closed ring, lon/lat (EPSG:4326)."""
+    lons, lats = ground_lonlat(p, CORNER_ROWS * p.height_px, CORNER_COLS * p.width_px)
     return [(round(float(a), 8), round(float(b), 8)) for a, b in zip(lons, lats, strict=True)]

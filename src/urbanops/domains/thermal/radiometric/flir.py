@@ -212,23 +212,13 @@ def _decode_tiff16(body: bytes, name: str) -> np.ndarray:
 def to_celsius(raw: np.ndarray, cal: FlirCalibration, **override: Any) -> np.ndarray:
     """Object temperatures (deg C) from raw counts; ``override`` may set ``emissivity``,
     ``distance_m``, ``reflected_c``, ``humidity`` (0-1) or ``atmosphere_c``."""
-    c = {**cal.__dict__, **{k: v for k, v in override.items() if v is not None}}
+    c, tau, window_t = _path_terms(cal, **override)
     r1, r2, b, f, o = c["r1"], c["r2"], c["b"], c["f"], c["o"]
-    emissivity, distance = c["emissivity"], max(0.0, c["distance_m"])
-    t_atm = c["atmosphere_c"]
-    window_t = c["window_transmission"] if c["window_transmission"] > 0 else 1.0
+    emissivity, t_atm = c["emissivity"], c["atmosphere_c"]
 
     def counts(t_c: float) -> float:
         return r1 / (r2 * (math.exp(b / (t_c + 273.15)) - f)) - o
 
-    # Water vapour (g/m3-like scale of the camera's model) from relative humidity and air temp.
-    h2o = c["humidity"] * math.exp(
-        1.5587 + 0.06939 * t_atm - 0.00027816 * t_atm**2 + 0.00000068455 * t_atm**3
-    )
-    half = math.sqrt(distance / 2)
-    tau = c["x"] * math.exp(-half * (c["alpha1"] + c["beta1"] * math.sqrt(h2o))) + (
-        1 - c["x"]
-    ) * math.exp(-half * (c["alpha2"] + c["beta2"] * math.sqrt(h2o)))
     # The path is split in two halves around the (optional) window: tau before and after.
     reflected = (1 - emissivity) / emissivity * counts(c["reflected_c"])
     atmosphere1 = (1 - tau) / emissivity / tau * counts(t_atm)
@@ -237,3 +227,36 @@ def to_celsius(raw: np.ndarray, cal: FlirCalibration, **override: Any) -> np.nda
     obj = raw / emissivity / tau / window_t / tau - atmosphere1 - atmosphere2 - window - reflected
     with np.errstate(invalid="ignore", divide="ignore"):
         return b / np.log(r1 / (r2 * (obj + o)) + f) - 273.15
+
+
+def _path_terms(cal: FlirCalibration, **override: Any) -> tuple[dict[str, Any], float, float]:
+    """The merged parameters, the atmosphere's transmission over half the path, and the
+    window's transmission (1 without a window)."""
+    c = {**cal.__dict__, **{k: v for k, v in override.items() if v is not None}}
+    t_atm = c["atmosphere_c"]
+    h2o = c["humidity"] * math.exp(
+        1.5587 + 0.06939 * t_atm - 0.00027816 * t_atm**2 + 0.00000068455 * t_atm**3
+    )
+    half = math.sqrt(max(0.0, c["distance_m"]) / 2)
+    tau = c["x"] * math.exp(-half * (c["alpha1"] + c["beta1"] * math.sqrt(h2o))) + (
+        1 - c["x"]
+    ) * math.exp(-half * (c["alpha2"] + c["beta2"] * math.sqrt(h2o)))
+    window_t = c["window_transmission"] if c["window_transmission"] > 0 else 1.0
+    return c, tau, window_t
+
+
+def from_celsius(temp_c: np.ndarray, cal: FlirCalibration, **override: Any) -> np.ndarray:
+    """The camera's raw counts for objects at ``temp_c`` (the inverse of :func:`to_celsius`,
+    for writing test frames)."""
+    c, tau, window_t = _path_terms(cal, **override)
+    r1, r2, b, f, o, e = c["r1"], c["r2"], c["b"], c["f"], c["o"], c["emissivity"]
+
+    def counts(t: Any) -> Any:
+        return r1 / (r2 * (np.exp(b / (np.asarray(t) + 273.15)) - f)) - o
+
+    reflected = (1 - e) / e * counts(c["reflected_c"])
+    atmosphere1 = (1 - tau) / e / tau * counts(c["atmosphere_c"])
+    window = (1 - window_t) / e / tau / window_t * counts(c["window_c"])
+    atmosphere2 = (1 - tau) / e / tau / window_t / tau * counts(c["atmosphere_c"])
+    obj = counts(temp_c)
+    return (obj + atmosphere1 + atmosphere2 + window + reflected) * e * tau * window_t * tau
