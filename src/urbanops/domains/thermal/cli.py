@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -25,7 +25,12 @@ def _fail(message: str) -> None:
 
 @app.command("inspect")
 def inspect_cmd(
-    mosaic: Annotated[Path, typer.Argument(help="Thermal orthomosaic (GeoTIFF/COG, deg C)")],
+    mosaic: Annotated[
+        Path,
+        typer.Argument(
+            help="Thermal orthomosaic (GeoTIFF/COG, deg C), or a folder of radiometric frames"
+        ),
+    ],
     network: Annotated[Path, typer.Option("--network", help="Pipes: GeoJSON, GeoPackage, SHP")],
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the results")],
     exclude: Annotated[
@@ -55,13 +60,28 @@ def inspect_cmd(
             def progress(fraction: float, message: str) -> None:
                 bar.update(task, completed=fraction, description=message)
 
+            built = None
+            if mosaic.is_dir():  # a folder of frames: mosaic them first (direct georeferencing)
+                from urbanops.domains.thermal.mosaic import build_mosaic
+
+                built = build_mosaic(
+                    mosaic,
+                    out_dir / "mosaic.tif",
+                    progress=lambda f, m: progress(0.5 * f, m),
+                )
+                mosaic = built.path
             result = inspect(
                 mosaic,
                 network,
                 exclude=exclude,
-                progress=progress,
+                progress=progress if built is None else (lambda f, m: progress(0.5 + f / 2, m)),
                 dask_address=settings.dask_address,
             )
+            if built is not None:
+                from urbanops.domains.thermal.mosaic import attach_frames
+
+                attach_frames(result.findings, built)
+                attach_frames(result.candidates, built, crops=False)
             bar.update(task, description="writing the report")
             paths = write_outputs(result, out_dir, report=not no_report)
     except UrbanOpsError as exc:
@@ -76,6 +96,14 @@ def inspect_cmd(
     )
     for name, path in paths.items():
         out.print(f"  {name}: {path}")
+    if built is not None:
+        assert built.survey is not None
+        _report_skipped(built.survey)
+        fs = built.survey.summary()
+        out.print(
+            f"  frames: {fs['frames']} in the folder, {fs['georeferenced']} in the mosaic "
+            f"({built.path}), {fs['skipped']} skipped"
+        )
 
 
 @app.command("compare")
@@ -176,14 +204,7 @@ def frames_cmd(
     except UrbanOpsError as exc:
         _fail(exc.detail)
         return
-    for name, reason in result.skipped:
-        text = reason if reason.startswith(name) else f"{name}: {reason}"
-        err.print(f"[yellow]skipped[/yellow] {text}", highlight=False)
-    for entry in result.frames:
-        if entry.problem:
-            err.print(
-                f"[yellow]not georeferenced[/yellow] {entry.file}: {entry.problem}", highlight=False
-            )
+    _report_skipped(result)
     s = result.summary()
     if not result.frames:
         _fail(f"none of the {s['frames']} frames could be decoded")
@@ -195,3 +216,76 @@ def frames_cmd(
         f"{s['skipped']} skipped{' (' + by_reason + ')' if by_reason else ''}"
     )
     out.print(f"  frames: {path}")
+
+
+@app.command("mosaic")
+def mosaic_cmd(
+    folder: Annotated[Path, typer.Argument(help="Folder of radiometric JPEG frames")],
+    out_file: Annotated[Path, typer.Option("--out", help="GeoTIFF mosaic to write")],
+    gsd_m: Annotated[
+        float | None,
+        typer.Option("--gsd-m", help="Pixel size (default: the frames' median)", min=0.01, max=5),
+    ] = None,
+    emissivity: Annotated[
+        float | None, typer.Option(help="Override the frames' emissivity", min=0.1, max=1.0)
+    ] = None,
+    distance_m: Annotated[
+        float | None, typer.Option("--distance-m", help="Camera-to-ground distance", min=0)
+    ] = None,
+    reflected_c: Annotated[
+        float | None, typer.Option("--reflected-c", help="Reflected temperature (deg C)")
+    ] = None,
+) -> None:
+    """Build a georeferenced mosaic (GeoTIFF, UTM, deg C) from the frames of FOLDER."""
+    from urbanops.domains.thermal.radiometric.frame import Overrides
+
+    overrides = Overrides(emissivity, distance_m, reflected_c)
+    try:
+        result = _build_mosaic(folder, out_file, overrides, gsd_m)
+    except UrbanOpsError as exc:
+        _fail(exc.detail)
+        return
+    s = result.summary()
+    out.print(
+        f"{s['frames']} frames -> {s['width_px']}x{s['height_px']} px at {s['gsd_m']} m "
+        f"({s['crs']}); seam levelling offsets sd {s['levelling_offsets_sd_c']} deg C"
+    )
+    out.print(f"  mosaic: {result.path}")
+
+
+def _build_mosaic(folder: Path, out_file: Path, overrides: Any, gsd_m: float | None) -> Any:
+    """Build the mosaic with a progress bar, and report the frames that were left out."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from urbanops.domains.thermal.mosaic import build_mosaic
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("decoding", total=1.0)
+        result = build_mosaic(
+            folder,
+            out_file,
+            overrides,
+            gsd_m=gsd_m,
+            progress=lambda f, m: bar.update(task, completed=f, description=m),
+        )
+    assert result.survey is not None
+    _report_skipped(result.survey)
+    return result
+
+
+def _report_skipped(result: Any) -> None:
+    for name, reason in result.skipped:
+        text = reason if reason.startswith(name) else f"{name}: {reason}"
+        err.print(f"[yellow]skipped[/yellow] {text}", highlight=False)
+    for entry in result.frames:
+        if entry.problem:
+            err.print(
+                f"[yellow]not georeferenced[/yellow] {entry.file}: {entry.problem}",
+                highlight=False,
+            )

@@ -94,7 +94,9 @@ class Pipe:
 class Crop:
     """A thermal picture around a blob, cut while its tile was in memory (the report draws it
     without reading the mosaic again): temperatures quantised to 0-254 between ``lo_c`` and
-    ``hi_c`` (255: nodata), mosaic pixels from ``row0``, ``col0`` every ``step`` pixels."""
+    ``hi_c`` (255: nodata), source pixels from ``row0``, ``col0`` every ``step`` pixels. The
+    source is the mosaic, or a drone frame: then ``to_source`` maps mosaic pixel positions
+    (col, row) to the frame's (a 3x3 homography) and ``source`` names the frame."""
 
     data: np.ndarray  # uint8
     lo_c: float
@@ -102,6 +104,8 @@ class Crop:
     row0: int
     col0: int
     step: int
+    to_source: np.ndarray | None = None
+    source: str | None = None
 
     @classmethod
     def cut(
@@ -155,6 +159,9 @@ class Finding:
     bbox: tuple[int, int, int, int]  # mosaic pixel rows/cols
     reasons: list[str] = field(default_factory=list)
     crop: Crop | None = None
+    #: Drone frames that saw the spot (inspection from frames), the best (nearest its centre)
+    #: first.
+    frames: list[str] = field(default_factory=list)
 
     def properties(self) -> dict[str, Any]:
         return {
@@ -177,4 +184,6 @@ class Finding:
             "sharpness_per_m": round(self.sharpness_per_m, 2),
             "half_area_m2": round(self.half_area_m2, 2),
             "reasons": "; ".join(self.reasons),
+            "frames": ";".join(self.frames),
+            "best_frame": self.frames[0] if self.frames else None,
         }

@@ -64,6 +64,8 @@ class MosaicResult:
     frames: list[Placed] = field(default_factory=list)
     survey: Survey | None = None
     offsets_sd_c: float = 0.0
+    folder: Path | None = None
+    overrides: Overrides | None = None
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -312,4 +314,63 @@ def build_mosaic(
         dst.update_tags(source="urbanops thermal mosaic", frames=str(len(frames)))
     if progress:
         progress(1.0, "mosaic written")
-    return MosaicResult(out_path, crs.to_string(), gsd, width, height, frames, result, sd)
+    return MosaicResult(
+        out_path, crs.to_string(), gsd, width, height, frames, result, sd, folder, overrides
+    )
+
+
+def frames_at(result: MosaicResult, col: float, row: float) -> list[tuple[Placed, float, float]]:
+    """Frames that saw mosaic pixel (col, row), nearest their image centre first, each with
+    the spot's position in the frame (col, row)."""
+    out = []
+    for f in result.frames:
+        c0, r0, c1, r1 = f.bbox
+        if not (c0 <= col <= c1 and r0 <= row <= r1):
+            continue
+        x, y, w = np.linalg.inv(f.h_img_to_grid) @ np.array([col, row, 1.0])
+        fc, fr = x / w, y / w
+        if 0 <= fc < f.pose.width_px and 0 <= fr < f.pose.height_px:
+            dist = math.hypot(fc / f.pose.width_px - 0.5, fr / f.pose.height_px - 0.5)
+            out.append((dist, f, fc, fr))
+    out.sort(key=lambda t: t[0])
+    return [(f, fc, fr) for _d, f, fc, fr in out]
+
+
+def attach_frames(
+    findings: list[Any], result: MosaicResult, *, crops: bool = True, margin_m: float = 4.0
+) -> None:
+    """Name the frames each finding appears in, and (``crops``) give each its crop from the
+    best frame (the one that saw it nearest its image centre: least distortion, least
+    vignetting)."""
+    from urbanops.domains.thermal.models import Crop
+
+    assert result.folder is not None
+    cache: dict[Path, np.ndarray] = {}
+    for f in findings:
+        r0, c0, r1, c1 = f.bbox
+        col, row = (c0 + c1) / 2, (r0 + r1) / 2
+        seen = frames_at(result, col, row)
+        f.frames = [str(p.path) for p, _c, _r in seen]
+        if not seen or not crops:
+            continue
+        best, fc, fr = seen[0]
+        if best.path not in cache:
+            if len(cache) > 64:
+                cache.clear()
+            cache[best.path] = read_frame(result.folder / best.path, result.overrides).temp_c
+        temp = cache[best.path]
+        pad = math.ceil(margin_m / best.pose.gsd_m)
+        half_r = max(pad, (r1 - r0) // 2 + pad)
+        half_c = max(pad, (c1 - c0) // 2 + pad)
+        bbox = (int(fr) - half_r, int(fc) - half_c, int(fr) + half_r, int(fc) + half_c)
+        crop = Crop.cut(temp, bbox, (0, 0), 0)
+        f.crop = Crop(
+            crop.data,
+            crop.lo_c,
+            crop.hi_c,
+            crop.row0,
+            crop.col0,
+            crop.step,
+            to_source=np.linalg.inv(best.h_img_to_grid),
+            source=str(best.path),
+        )

@@ -29,6 +29,8 @@ FIELDS = (
     "sharpness_per_m",
     "half_area_m2",
     "reasons",
+    "frames",
+    "best_frame",
 )
 
 

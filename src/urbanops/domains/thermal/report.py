@@ -126,27 +126,48 @@ def _lut() -> np.ndarray:
     return np.ascontiguousarray(cv2.applyColorMap(ramp, cv2.COLORMAP_INFERNO)[:, 0, ::-1])
 
 
+def _apply(h: np.ndarray | None, pts: np.ndarray) -> np.ndarray:
+    """Points (n x 2) through a 3x3 homography (unchanged when ``h`` is None)."""
+    if h is None:
+        return pts
+    q = np.column_stack([pts, np.ones(len(pts))]) @ h.T
+    return q[:, :2] / q[:, 2:3]
+
+
 def _crop(result: Inspection, f: Finding, pipes_px: list[LineString], lut: np.ndarray) -> str:
-    """The finding's thermal crop (cut while its tile was read) with the pipe and the spot."""
+    """The finding's thermal crop (cut while its tile was read, or from the drone frame that
+    saw it best) with the pipe and the spot."""
     crop = f.crop
     assert crop is not None
     rgb = np.vstack([lut, [[128, 128, 128]]]).astype(np.uint8)[crop.data]  # 255: nodata, grey
     h, w = crop.data.shape
     unit = max(h, w) / 240  # one screen pixel of the 240-pixel-wide picture, in crop pixels
     c0, r0, step = crop.col0, crop.row0, crop.step
-    window = (c0 - step, r0 - step, c0 + (w + 1) * step, r0 + (h + 1) * step)
+    corners = np.array(
+        [
+            [c0 - step, r0 - step],
+            [c0 + (w + 1) * step, r0 - step],
+            [c0 + (w + 1) * step, r0 + (h + 1) * step],
+            [c0 - step, r0 + (h + 1) * step],
+        ],
+        dtype=np.float64,
+    )
+    back = None if crop.to_source is None else np.linalg.inv(crop.to_source)
+    in_mosaic = _apply(back, corners)  # the crop's window in mosaic pixels
+    window = (*in_mosaic.min(axis=0), *in_mosaic.max(axis=0))
     parts = [
-        f"<polyline points='{_points((line - (c0, r0)) / step)}' "
+        f"<polyline points='{_points((_apply(crop.to_source, line) - (c0, r0)) / step)}' "
         f"fill=none stroke='#ffd000' stroke-width='{1.2 * unit:.2f}'/>"
         for line in _polylines(pipes_px, window)
     ]
-    x, y = _pixel(result, f)
-    cx, cy, r = (x - crop.col0) / crop.step, (y - crop.row0) / crop.step, 9 * unit
+    x, y = _apply(crop.to_source, np.array([_pixel(result, f)], dtype=np.float64))[0]
+    cx, cy, r = (x - c0) / step, (y - r0) / step, 9 * unit
     parts.append(
         f"<path d='M{cx - r:.1f},{cy:.1f}H{cx + r:.1f}M{cx:.1f},{cy - r:.1f}V{cy + r:.1f}' "
         f"stroke='#00ff66' stroke-width='{2 * unit:.2f}'/>"
     )
-    return _svg(_encode(rgb), w, h, "".join(parts), f"thermal crop of {f.id}", 240)
+    label = f"thermal crop of {f.id}" + (f" from frame {crop.source}" if crop.source else "")
+    return _svg(_encode(rgb), w, h, "".join(parts), label, 240)
 
 
 def _scale_bar(lo: float, hi: float) -> str:
@@ -203,12 +224,17 @@ def write_report(result: Inspection, path: Path) -> Path:
         )
         if id(f) in pictures and f.crop is not None:
             crop, lo, hi = pictures[id(f)], f.crop.lo_c, f.crop.hi_c
+            source = (
+                f"<br><small>from frame {html.escape(f.crop.source)}</small>"
+                if f.crop.source
+                else ""
+            )
             cards.append(
                 f"<div class=card><b>{rank}. {f.id}</b> {f.kind}, "
                 f"<span class=sev style='background:{colour}'>{f.severity}</span>, "
                 f"score {f.score:.2f}<br>+{f.delta_t_c:.1f} deg C, {f.area_m2:.1f} m2, pipe "
                 f"{html.escape(str(f.pipe_id))}<br>{f.lat:.6f}, {f.lon:.6f}"
-                f"<br>{crop}"
+                f"<br>{crop}{source}"
                 f"{_scale_bar(lo, hi)}<i>{html.escape('; '.join(f.reasons))}</i>"
                 "</div>"
             )
