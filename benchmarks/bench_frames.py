@@ -4,10 +4,10 @@ Decoding: the real 640 x 512 DJI Zenmuse XT2 frame and the 640 x 480 FLIR T640 f
 ``../shared/data/thermal`` decoded ``--repeat`` times each, one thread; flyr (the pure-Python
 FLIR reader on PyPI, installed with the dev extras) on the same files in the same run.
 
-Survey: ``--frames`` copies of the XT2 frame re-tagged as nadir frames of a grid flight at
-60 m (positions spaced as a survey with 70 % overlap would be), listed with
-``urbanops thermal frames`` in its own process (decode, georeference, GeoJSON), timed from
-start to exit.
+Survey: a generated flight of about ``--frames`` frames at 60 m over a generated scene with
+its pipes (:mod:`urbanops.domains.thermal.flight`), inspected from the folder with
+``urbanops thermal inspect FRAMES_DIR`` in its own process (decode, georeference, level and
+blend the mosaic, detect, report), timed from start to exit.
 
     .venv/bin/python benchmarks/bench_frames.py [--repeat 100] [--frames 900]
 """
@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import argparse
 import math
-import re
-import struct
+import os
 import subprocess
 import sys
 import tempfile
@@ -29,7 +28,6 @@ from common import ROOT, machine
 sys.path.insert(0, str(ROOT / "src"))
 
 from urbanops.domains.thermal.radiometric.frame import Overrides, read_frame
-from urbanops.domains.thermal.radiometric.jpeg import segments
 
 THERMAL = ROOT.parent / "shared" / "data" / "thermal"
 
@@ -62,86 +60,48 @@ def _decode_speed(repeat: int) -> None:
         print(line)
 
 
-def _retag(data: bytes, values: dict[str, str]) -> bytes:
-    out = bytearray(data[:2])
-    pos = 2
-    for seg in segments(data):
-        payload = data[seg.offset : seg.offset + seg.length]
-        out += data[pos : seg.offset - 4]
-        if seg.marker == 0xE1 and payload.startswith(b"http://ns.adobe.com/xap/1.0/"):
-            for key, value in values.items():
-                payload = re.sub(
-                    rb"drone-dji:" + key.encode() + rb'="[^"]*"',
-                    b"drone-dji:" + key.encode() + b'="' + value.encode() + b'"',
-                    payload,
-                )
-        out += bytes([0xFF, seg.marker]) + struct.pack(">H", len(payload) + 2) + payload
-        pos = seg.offset + seg.length
-    return bytes(out + data[pos:])
-
-
-def _gps(data: bytes, lat: float, lon: float) -> bytes:
-    """Rewrite the EXIF GPS latitude and longitude rationals in place (same byte length)."""
-    from PIL import Image
-
-    with Image.open(THERMAL / "flir_format/DJI_XT2.jpg") as im:
-        gps = im.getexif().get_ifd(0x8825)
-    old_lat, old_lon = gps[2], gps[4]
-    out = data
-    for old, new in ((old_lat, lat), (old_lon, lon)):
-        d, m, s = (float(v) for v in old)
-        nd = int(abs(new))
-        nm = int((abs(new) - nd) * 60)
-        ns = ((abs(new) - nd) * 60 - nm) * 60
-        old_bytes = b"".join(struct.pack("<II", v.numerator, v.denominator) for v in old)
-        new_bytes = struct.pack("<IIIIII", nd, 1, nm, 1, round(ns * 10000), 10000)
-        assert len(old_bytes) == len(new_bytes) and old_bytes in out, (d, m, s)
-        out = out.replace(old_bytes, new_bytes, 1)
-    return out
-
-
 def _survey(n: int, tmp: Path) -> None:
-    data = (THERMAL / "flir_format/DJI_XT2.jpg").read_bytes()
-    nadir = _retag(
-        data,
-        {
-            "RelativeAltitude": "+60.00",
-            "GimbalPitchDegree": "-90.00",
-            "GimbalYawDegree": "+0.00",
-            "GimbalRollDegree": "+0.00",
-        },
-    )
-    folder = tmp / "flight"
-    folder.mkdir()
-    # 60 m up: a 34 m x 28 m footprint; 70 % overlap: a frame every 8 m along, 10 m across.
-    per_line = 30
-    lat0, lon0 = 37.42, 127.12  # Seongnam
-    for k in range(n):
-        line, pos = divmod(k, per_line)
-        lat = lat0 + (pos * 8.0) / 111_320
-        lon = lon0 + (line * 10.0) / (111_320 * math.cos(math.radians(lat0)))
-        (folder / f"DJI_{k:04d}_T.jpg").write_bytes(_gps(nadir, lat, lon))
+    from urbanops.domains.thermal import flight, synthetic
+
+    # A square scene that a lawn-mower flight at 60 m (70 % overlap, 60 % sidelap) covers with
+    # about n frames: each frame adds about 8.3 m x 13.7 m.
+    side = math.sqrt(n * 8.3 * 13.7)
     t0 = time.perf_counter()
-    out = tmp / "frames.geojson"
-    proc = subprocess.run(
+    scene = synthetic.generate(21, width_m=side, height_m=side, gsd_m=0.1)
+    paths = flight.write_flight(scene, tmp / "survey", flight.FlightPlan(altitude_m=60), seed=21)
+    print(
+        f"  generated flight: {paths['count']} frames (640 x 512) over {side:.0f} m x "
+        f"{side:.0f} m, {scene.pipe_length_m / 1000:.1f} km of pipe "
+        f"({time.perf_counter() - t0:.0f} s)"
+    )
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "urbanops.cli.main",
             "thermal",
-            "frames",
-            str(folder),
+            "inspect",
+            str(paths["frames"]),
+            "--network",
+            str(paths["pipes"]),
+            "--exclude",
+            str(paths["known"]),
             "--out",
-            str(out),
+            str(tmp / "out"),
         ],
-        capture_output=True,
-        text=True,
-        check=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
+    _pid, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - t0
+    out = proc.stdout.read().decode() if proc.stdout else ""
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(proc.stderr.read().decode()[-2000:] if proc.stderr else "failed")
+    lines = [line.strip() for line in out.splitlines()]
     print(
-        f"  {n} frames (640 x 512) listed with footprints in {seconds:.1f} s whole process "
-        f"({n / seconds:.0f} frames/s): {proc.stdout.splitlines()[0]}"
+        f"  folder to report: {seconds:.1f} s whole process, peak memory "
+        f"{usage.ru_maxrss / 1024:.0f} MiB; {lines[0]}; {lines[-1]}"
     )
 
 

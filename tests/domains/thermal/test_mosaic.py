@@ -112,3 +112,18 @@ def test_frames_that_cannot_be_placed_are_skipped_and_said(
         assert res.exit_code == 1 and "no georeferenced frame" in res.output
     res = CliRunner().invoke(app, ["thermal", "mosaic", str(tmp_path / "none"), "--out", str(out)])
     assert res.exit_code == 1 and "no such folder" in res.output
+
+
+def test_an_unknown_camera_is_decoded_but_not_placed(tmp_path: Path) -> None:
+    from urbanops.domains.thermal.georef import NotGeoreferenced, pose
+    from urbanops.domains.thermal.radiometric.frame import read_frame
+    from urbanops.domains.thermal.radiometric.writer import Shot, frame_bytes
+
+    temp = np.full((64, 80), 3.0, np.float32)
+    path = tmp_path / "acme.jpg"
+    path.write_bytes(frame_bytes(temp, Shot(37.4, 127.1, 50.0, model="ACME-9")))
+    frame = read_frame(path)
+    assert frame.camera.name == "unknown camera (DJI ACME-9)"
+    assert abs(frame.stats()["median_c"] - 3.0) < 0.05
+    with pytest.raises(NotGeoreferenced, match=r"unknown camera \(DJI ACME-9\).*camera table"):
+        pose(frame)

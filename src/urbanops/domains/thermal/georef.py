@@ -75,7 +75,10 @@ def pose(frame: Frame, max_tilt_deg: float = MAX_TILT_DEG) -> Pose:
             f"down (at most {max_tilt_deg:.0f})"
         )
     if frame.fov_deg is None:
-        raise NotGeoreferenced(f"field of view of the {frame.camera.name} unknown")
+        raise NotGeoreferenced(
+            f"field of view of the {frame.camera.name} unknown (not in the camera table, and "
+            "the file does not say)"
+        )
     yaw = m.gimbal_yaw_deg if m.gimbal_yaw_deg is not None else m.flight_yaw_deg
     if yaw is None:
         raise NotGeoreferenced("no gimbal or aircraft heading in the file")

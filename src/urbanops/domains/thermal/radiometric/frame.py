@@ -132,7 +132,12 @@ def _flir_frame(
     raw = flir.raw_counts(recs[flir.RAW_DATA], name)
     if not (cal.r1 > 0 and cal.r2 > 0 and cal.b > 0 and 0 < cal.emissivity <= 1):
         raise RadiometricError(f"{name}: FLIR calibration constants missing or invalid")
-    camera = camera_for(meta.make, meta.model) or camera_for("FLIR", cal.camera or "camera")
+    camera = camera_for(meta.make, meta.model)
+    if camera is None and (meta.make.upper().startswith("DJI") or not (cal.camera or meta.model)):
+        # FLIR data from a camera not in the table: decodable, but its geometry is unknown.
+        label = f"{meta.make} {meta.model}".strip() or "camera without a model name"
+        camera = Camera(f"unknown camera ({label})", "flir", 0.0, None)
+    camera = camera or camera_for("FLIR", cal.camera or meta.model)
     assert camera is not None
     if overrides.distance_m is not None:
         distance, source = overrides.distance_m, "override"
