@@ -127,3 +127,23 @@ def test_an_unknown_camera_is_decoded_but_not_placed(tmp_path: Path) -> None:
     assert abs(frame.stats()["median_c"] - 3.0) < 0.05
     with pytest.raises(NotGeoreferenced, match=r"unknown camera \(DJI ACME-9\).*camera table"):
         pose(frame)
+
+
+def test_a_frame_without_height_or_gps_is_decoded_but_not_placed(tmp_path: Path) -> None:
+    from urbanops.domains.thermal.georef import NotGeoreferenced, pose
+    from urbanops.domains.thermal.radiometric.frame import read_frame
+    from urbanops.domains.thermal.radiometric.writer import Shot, frame_bytes
+
+    data = frame_bytes(np.full((64, 80), 3.0, np.float32), Shot(37.4, 127.1, 50.0))
+    no_height = tmp_path / "no_height.jpg"
+    no_height.write_bytes(
+        data.replace(b"drone-dji:RelativeAltitude", b"drone-dji:RelativeAltitudX")
+    )
+    with pytest.raises(NotGeoreferenced, match="no height above the take-off point"):
+        pose(read_frame(no_height))
+    no_gps = tmp_path / "no_gps.jpg"
+    no_gps.write_bytes(frame_bytes(np.full((64, 80), 3.0, np.float32), Shot(None, None, 50.0)))
+    frame = read_frame(no_gps)
+    assert frame.meta.lat is None and abs(frame.stats()["median_c"] - 3.0) < 0.05
+    with pytest.raises(NotGeoreferenced, match="no GPS"):
+        pose(frame)

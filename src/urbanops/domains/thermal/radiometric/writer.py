@@ -47,8 +47,8 @@ TAU2 = FlirCalibration(
 class Shot:
     """Where and how a frame was taken."""
 
-    lat: float
-    lon: float
+    lat: float | None  # None: no GPS in the file
+    lon: float | None
     relative_altitude_m: float
     yaw_deg: float = 0.0
     pitch_deg: float = -90.0
@@ -101,6 +101,8 @@ def _exif(shot: Shot) -> bytes:
     sub = exif.get_ifd(0x8769)
     sub[0x9003] = stamp
     sub[0x920A] = rational(shot.focal_length_mm, 1000)
+    if shot.lat is None or shot.lon is None:
+        return exif.tobytes()
     gps = exif.get_ifd(0x8825)
 
     def dms(v: float) -> tuple[IFDRational, IFDRational, IFDRational]:
