@@ -85,6 +85,29 @@ def test_inspect_a_folder_of_frames(flown: dict[str, Any], tmp_path: Path) -> No
         assert all((p["frames"] / name).exists() for name in frames)
     html = (out / "report.html").read_text()
     assert html.count("<small>from frame DJI_") == len(fc["features"])
+    # Per-survey measurement settings apply to frames, and are refused for a mosaic.
+    again = tmp_path / "again"
+    res = CliRunner().invoke(app, [*args, "--out", str(again), "--emissivity", "0.9"])
+    assert res.exit_code == 0, res.output
+    warmer = json.loads((again / "findings.geojson").read_text())["features"]
+    assert max(f["properties"]["peak_c"] for f in warmer) > max(
+        f["properties"]["peak_c"] for f in fc["features"]
+    )
+    res = CliRunner().invoke(
+        app,
+        [
+            "thermal",
+            "inspect",
+            str(out / "mosaic.tif"),
+            "--network",
+            str(p["pipes"]),
+            "--out",
+            str(again),
+            "--emissivity",
+            "0.9",
+        ],
+    )
+    assert res.exit_code == 1 and "apply to a folder of frames" in res.output
 
 
 def test_frames_that_cannot_be_placed_are_skipped_and_said(

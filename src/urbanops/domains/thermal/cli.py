@@ -37,8 +37,23 @@ def inspect_cmd(
         Path | None, typer.Option("--exclude", help="Known warm features to suppress")
     ] = None,
     no_report: Annotated[bool, typer.Option("--no-report", help="Skip report.html")] = False,
+    emissivity: Annotated[
+        float | None,
+        typer.Option(help="Frames only: override their emissivity", min=0.1, max=1.0),
+    ] = None,
+    distance_m: Annotated[
+        float | None,
+        typer.Option("--distance-m", help="Frames only: camera-to-ground distance", min=0),
+    ] = None,
+    reflected_c: Annotated[
+        float | None,
+        typer.Option("--reflected-c", help="Frames only: reflected temperature (deg C)"),
+    ] = None,
 ) -> None:
-    """Find warm anomalies over the pipes; write findings, coverage and a report to --out."""
+    """Find warm anomalies over the pipes; write findings, coverage and a report to --out.
+
+    MOSAIC may be a folder of radiometric frames: they are decoded, georeferenced and mosaicked
+    (OUT/mosaic.tif) first, and each finding names the frames that saw it."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from urbanops.domains.thermal.inspect import inspect
@@ -46,6 +61,12 @@ def inspect_cmd(
     from urbanops.settings import get_settings
 
     settings = get_settings()
+    if not mosaic.is_dir() and (emissivity, distance_m, reflected_c) != (None, None, None):
+        _fail(
+            "--emissivity, --distance-m and --reflected-c apply to a folder of frames; a mosaic's "
+            "temperatures are already corrected"
+        )
+        return
     try:
         with Progress(
             TextColumn("{task.description}"),
@@ -63,10 +84,12 @@ def inspect_cmd(
             built = None
             if mosaic.is_dir():  # a folder of frames: mosaic them first (direct georeferencing)
                 from urbanops.domains.thermal.mosaic import build_mosaic
+                from urbanops.domains.thermal.radiometric.frame import Overrides
 
                 built = build_mosaic(
                     mosaic,
                     out_dir / "mosaic.tif",
+                    Overrides(emissivity, distance_m, reflected_c),
                     progress=lambda f, m: progress(0.5 * f, m),
                 )
                 mosaic = built.path
