@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, machine
+from common import ROOT, machine, run_process
 
 sys.path.insert(0, str(ROOT / "src"))
 
@@ -74,34 +72,13 @@ def _survey(n: int, tmp: Path) -> None:
         f"{side:.0f} m, {scene.pipe_length_m / 1000:.1f} km of pipe "
         f"({time.perf_counter() - t0:.0f} s)"
     )
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "urbanops.cli.main",
-            "thermal",
-            "inspect",
-            str(paths["frames"]),
-            "--network",
-            str(paths["pipes"]),
-            "--exclude",
-            str(paths["known"]),
-            "--out",
-            str(tmp / "out"),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    _pid, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - t0
-    out = proc.stdout.read().decode() if proc.stdout else ""
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(proc.stderr.read().decode()[-2000:] if proc.stderr else "failed")
+    cmd = [sys.executable, "-m", "urbanops.cli.main", "thermal", "inspect", str(paths["frames"])]
+    cmd += ["--network", str(paths["pipes"]), "--exclude", str(paths["known"])]
+    seconds, rss_mib, out = run_process([*cmd, "--out", str(tmp / "out")])
     lines = [line.strip() for line in out.splitlines()]
     print(
         f"  folder to report: {seconds:.1f} s whole process, peak memory "
-        f"{usage.ru_maxrss / 1024:.0f} MiB; {lines[0]}; {lines[-1]}"
+        f"{rss_mib:.0f} MiB; {lines[0]}; {lines[-1]}"
     )
 
 

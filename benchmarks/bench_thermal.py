@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, machine
+from common import ROOT, machine, run_process
 
 sys.path.insert(0, str(ROOT))
 
@@ -62,19 +62,6 @@ def quality(n: int, tmp: Path) -> None:
         f"({naive.found}/{naive.leaks}), false alarms {naive.false_alarms_per_km:.2f}/km "
         f"({naive.false_alarms} of {naive.findings} blobs)"
     )
-
-
-def _run(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS (MiB) and stdout of a child process."""
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _pid, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - t0
-    out = proc.stdout.read().decode() if proc.stdout else ""
-    errs = proc.stderr.read().decode() if proc.stderr else ""
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"{args} failed: {errs[-2000:]}")
-    return seconds, usage.ru_maxrss / 1024, out
 
 
 def _findings(out_dir: Path) -> set[tuple[str, float, float]]:
@@ -112,7 +99,7 @@ def speed(size_m: float, tmp: Path, repeat: int) -> None:
     cli = [*base, "inspect", str(paths["mosaic"])]
     common = ["--network", str(paths["pipes"]), "--exclude", str(paths["known"])]
     env = {k: v for k, v in os.environ.items() if k != "URBANOPS_DASK_ADDRESS"}
-    runs = [_run([*cli, *common, "--out", str(tmp / "local")], env) for _ in range(repeat)]
+    runs = [run_process([*cli, *common, "--out", str(tmp / "local")], env) for _ in range(repeat)]
     walls = sorted(r[0] for r in runs)
     seconds = statistics.median(walls)
     rss = max(r[1] for r in runs)
@@ -128,7 +115,7 @@ def speed(size_m: float, tmp: Path, repeat: int) -> None:
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
     ) as cluster:
         env_dask = {**env, "URBANOPS_DASK_ADDRESS": cluster.scheduler_address}
-        seconds_d, rss_d, _ = _run([*cli, *common, "--out", str(tmp / "dask")], env_dask)
+        seconds_d, rss_d, _ = run_process([*cli, *common, "--out", str(tmp / "dask")], env_dask)
     same = _findings(tmp / "local") == _findings(tmp / "dask")
     print(
         f"  Dask (local cluster, 2 worker processes): {seconds_d:.1f} s = "

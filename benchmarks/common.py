@@ -115,3 +115,17 @@ def stored_count(engine: Any) -> int:
 
     with engine.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(t.observations)).scalar_one())
+
+
+def run_process(args: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
+    """Wall seconds, peak resident memory (MiB) and stdout of a child process run to its end
+    (RuntimeError with the end of its stderr if it fails)."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - t0
+    out = proc.stdout.read().decode() if proc.stdout else ""
+    errs = proc.stderr.read().decode() if proc.stderr else ""
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{args} failed: {errs[-2000:]}")
+    return seconds, usage.ru_maxrss / 1024, out
