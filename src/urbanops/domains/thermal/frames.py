@@ -113,43 +113,34 @@ def survey(
     overrides: Overrides | None = None,
     *,
     progress: Progress | None = None,
-    keep: Callable[[Frame], None] | None = None,
 ) -> Survey:
-    """Decode and georeference every frame of ``folder``; ``keep`` sees each decoded frame
-    (to build a mosaic without holding every frame)."""
+    """Decode and georeference every frame of ``folder``. Only each frame's statistics and
+    pose are kept, never its pixels, so memory does not grow with the number of frames."""
     paths = list_frames(folder)
     out = Survey()
-    decoded: list[tuple[Path, Frame | None, str | None]] = []
+    done: list[tuple[Path, FrameEntry | None, str | None]] = []
 
-    def one(path: Path) -> tuple[Path, Frame | None, str | None]:
+    def one(path: Path) -> tuple[Path, FrameEntry | None, str | None]:
         try:
-            return path, read_frame(path, overrides), None
+            return path, _entry(read_frame(path, overrides)), None
         except RadiometricError as exc:
             return path, None, exc.detail
 
     with ThreadPoolExecutor(2) as pool:
         for n, item in enumerate(pool.map(one, paths), start=1):
-            decoded.append(item)
+            done.append(item)
             if progress:
                 progress(0.9 * n / len(paths), f"frame {n}/{len(paths)}")
-    cameras = Counter(f.camera.name for _p, f, _e in decoded if f is not None)
+    cameras = Counter(e.camera for _p, e, _err in done if e is not None)
     main_camera = cameras.most_common(1)[0][0] if cameras else None
-    for path, frame, error in decoded:
-        if frame is None:
+    for path, entry, error in done:
+        if entry is None:
             out.skipped.append((path.name, error or "unreadable"))
-            continue
-        if frame.camera.name != main_camera:
-            out.skipped.append(
-                (
-                    path.name,
-                    f"{path.name}: camera {frame.camera.name}, not the survey's {main_camera}",
-                )
-            )
-            continue
-        entry = _entry(frame)
-        out.frames.append(entry)
-        if keep is not None and entry.footprint is not None:
-            keep(frame)
+        elif entry.camera != main_camera:
+            reason = f"{path.name}: camera {entry.camera}, not the survey's {main_camera}"
+            out.skipped.append((path.name, reason))
+        else:
+            out.frames.append(entry)
     if progress:
         progress(1.0, f"{len(out.frames)} frames decoded")
     return out
