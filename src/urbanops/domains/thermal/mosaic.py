@@ -214,23 +214,42 @@ def level(frames: list[Placed], small: list[tuple[tuple[int, int, int, int], np.
 
 def _blocks(
     f: Placed, folder: Path, overrides: Overrides | None
-) -> list[tuple[tuple[int, int], np.ndarray, np.ndarray]]:
-    """The frame, levelled, warped onto each output block it touches, as (block key,
-    temperature x weight, weight), zero where the frame does not reach."""
+) -> list[tuple[tuple[int, int], tuple[slice, slice], np.ndarray, np.ndarray]]:
+    """The frame, levelled and weighted, warped once onto its own box of the output grid, then
+    cut along the output blocks: (block key, slices within the block, temperature x weight,
+    weight), zero where the frame does not reach."""
+    import cv2
+
     temp = read_frame(folder / f.path, overrides).temp_c - np.float32(f.offset_c)
     weight = _tent(*temp.shape)
+    valid = np.isfinite(temp)
+    both = np.dstack([np.where(valid, temp * weight, 0), np.where(valid, weight, 0)])
     c0, r0, c1, r1 = f.bbox
+    size = (c1 - c0, r1 - r0)
+    if size[0] <= 0 or size[1] <= 0:
+        return []
+    shift = np.array([[1, 0, -c0], [0, 1, -r0], [0, 0, 1]], dtype=np.float64)
+    warped = cv2.warpPerspective(
+        both.astype(np.float32),
+        shift @ f.h_img_to_grid,
+        size,
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0.0,
+    )
     out = []
     for bj in range(r0 // BLOCK, (r1 - 1) // BLOCK + 1):
         for bi in range(c0 // BLOCK, (c1 - 1) // BLOCK + 1):
-            origin = (bi * BLOCK, bj * BLOCK)
-            t = _warp(temp, f.h_img_to_grid, origin, (BLOCK, BLOCK))
-            w = _warp(weight, f.h_img_to_grid, origin, (BLOCK, BLOCK))
-            ok = np.isfinite(t) & (w > 0)  # NaN weights compare False
-            if not ok.any():
+            gr0, gc0 = max(r0, bj * BLOCK), max(c0, bi * BLOCK)
+            gr1, gc1 = min(r1, (bj + 1) * BLOCK), min(c1, (bi + 1) * BLOCK)
+            part = warped[gr0 - r0 : gr1 - r0, gc0 - c0 : gc1 - c0]
+            if not (part[:, :, 1] > 0).any():
                 continue
-            w = np.where(ok, w, np.float32(0))
-            out.append(((bj, bi), np.where(ok, t, np.float32(0)) * w, w))
+            inner = (
+                slice(gr0 - bj * BLOCK, gr1 - bj * BLOCK),
+                slice(gc0 - bi * BLOCK, gc1 - bi * BLOCK),
+            )
+            out.append(((bj, bi), inner, part[:, :, 0], part[:, :, 1]))
     return out
 
 
@@ -274,13 +293,13 @@ def build_mosaic(
     with ThreadPoolExecutor(2) as pool:
         warped = pool.map(lambda f: _blocks(f, folder, overrides), frames)
         for n, parts in enumerate(warped, start=1):
-            for key, tw, w in parts:
+            for key, inner, tw, w in parts:
                 acc, wsum = blocks.setdefault(
                     key,
                     (np.zeros((BLOCK, BLOCK), np.float32), np.zeros((BLOCK, BLOCK), np.float32)),
                 )
-                acc += tw
-                wsum += w
+                acc[inner] += tw
+                wsum[inner] += w
             if progress:
                 progress(0.5 + 0.4 * n / len(frames), f"blending {n}/{len(frames)}")
     out_path.parent.mkdir(parents=True, exist_ok=True)
