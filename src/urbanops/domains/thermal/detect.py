@@ -194,8 +194,8 @@ def residual_and_spread(
     raw = smooth - background(smooth, px_m, params, directions_deg)
     clipped = np.clip(raw, -2.0, 2.0)
     win = max(3, int(params.background_length_m / px_m) | 1)
-    mean = cv2.blur(clipped, (win, win), borderType=cv2.BORDER_REFLECT)
-    sq = cv2.blur(clipped * clipped, (win, win), borderType=cv2.BORDER_REFLECT)
+    mean = _box_mean(clipped, win)
+    sq = _box_mean(clipped * clipped, win)
     spread = np.sqrt(np.maximum(sq - mean * mean, 0.0))
     np.maximum(spread, params.min_spread_c, out=spread)
     return smooth, raw - mean, spread
@@ -241,9 +241,7 @@ def find_blobs(
         return []
     n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     min_area_px = max(2, int(params.min_area_m2 / (px_m * px_m)))
-    gy, gx = np.gradient(res, px_m)
     land = res - _low_pass(res, params.split_scale_m / px_m) if params.split_scale_m > 0 else res
-    grad = np.hypot(gx, gy)
     out: list[Blob] = []
     for i in range(1, n):
         x0, y0, bw, bh, area = (int(v) for v in stats[i])
@@ -253,7 +251,7 @@ def find_blobs(
         for sel, seed in _split(res[rs, cs], land[rs, cs], labels[rs, cs] == i, px_m, params):
             if int(sel.sum()) < min_area_px:
                 continue
-            blob = _describe(sel, y0, x0, res, smooth, z, grad, px_m, seed)
+            blob = _describe(sel, y0, x0, res, smooth, z, px_m, seed)
             if core is not None and not (
                 core[0] <= blob.row < core[2] and core[1] <= blob.col < core[3]
             ):
@@ -264,6 +262,21 @@ def find_blobs(
             blob.bbox = (b0 + origin[0], b1 + origin[1], b2 + origin[0], b3 + origin[1])
             out.append(blob)
     return out
+
+
+def _box_mean(img: np.ndarray, win: int) -> np.ndarray:
+    """Mean over a ``win`` x ``win`` window; a wide window is computed on a grid decimated by
+    about win / 30 and interpolated back (the result is smooth at that scale anyway)."""
+    import cv2
+
+    k = max(1, win // 30)
+    if k == 1:
+        return cv2.blur(img, (win, win), borderType=cv2.BORDER_REFLECT)
+    h, w = img.shape
+    small = cv2.resize(img, (max(1, w // k), max(1, h // k)), interpolation=cv2.INTER_AREA)
+    side = max(3, (win // k) | 1)
+    small = cv2.blur(small, (side, side), borderType=cv2.BORDER_REFLECT)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def _low_pass(img: np.ndarray, sigma_px: float) -> np.ndarray:
@@ -367,7 +380,6 @@ def _describe(
     res: np.ndarray,
     smooth: np.ndarray,
     z: np.ndarray,
-    grad: np.ndarray,
     px_m: float,
     seed: tuple[int, int] | None = None,
 ) -> Blob:
@@ -387,18 +399,19 @@ def _describe(
     peak_excess = float(res[peak_r, peak_c])
     # Edge sharpness: the gradient on the blob's flank (30-70 % of its peak) relative to its
     # excess. Heat from below has gentle flanks; objects on the surface have steep edges.
-    g = grad[rs, cs][sel]
+    pad = max(2, int(0.5 / px_m))
+    er0, ec0 = max(0, y0 - pad), max(0, x0 - pad)
+    er1, ec1 = min(res.shape[0], y0 + bh + pad), min(res.shape[1], x0 + bw + pad)
+    grad = _gradient(res, er0, ec0, er1, ec1, px_m)
+    g = grad[y0 - er0 : y0 - er0 + bh, x0 - ec0 : x0 - ec0 + bw][sel]
     flank = (r >= 0.3 * peak_excess) & (r <= 0.7 * peak_excess)
     if flank.sum() >= 5:
         steep = float(np.median(g[flank]))
     else:
-        pad = max(2, int(0.5 / px_m))
-        er0, ec0 = max(0, y0 - pad), max(0, x0 - pad)
-        er1, ec1 = min(res.shape[0], y0 + bh + pad), min(res.shape[1], x0 + bw + pad)
         grown = np.zeros((er1 - er0, ec1 - ec0), np.uint8)
         grown[y0 - er0 : y0 - er0 + bh, x0 - ec0 : x0 - ec0 + bw] = sel
         ring = cv2.dilate(grown, np.ones((3, 3), np.uint8), iterations=pad).astype(bool)
-        edge = grad[er0:er1, ec0:ec1][ring]
+        edge = grad[ring]
         steep = float(np.percentile(edge, 75)) if edge.size else 0.0
     length, width, orientation = _shape(rr.astype(np.float64), cc.astype(np.float64))
     return Blob(
@@ -422,6 +435,19 @@ def _describe(
             int(cc.max()) + x0 + 1,
         ),
     )
+
+
+def _gradient(res: np.ndarray, r0: int, c0: int, r1: int, c1: int, px_m: float) -> np.ndarray:
+    """Gradient magnitude (deg C per m) of ``res`` over rows r0:r1, columns c0:c1: central
+    differences, computed on the box plus a pixel (so it equals the whole tile's gradient there)
+    rather than over the whole tile for a few hundred blobs."""
+    h, w = res.shape
+    a0, b0, a1, b1 = max(0, r0 - 1), max(0, c0 - 1), min(h, r1 + 1), min(w, c1 + 1)
+    box = res[a0:a1, b0:b1]
+    if min(box.shape) < 2:
+        return np.zeros((r1 - r0, c1 - c0), dtype=np.float32)
+    gy, gx = np.gradient(box, px_m)
+    return np.hypot(gx, gy)[r0 - a0 : r0 - a0 + (r1 - r0), c0 - b0 : c0 - b0 + (c1 - c0)]
 
 
 def _shape(rr: np.ndarray, cc: np.ndarray) -> tuple[float, float, float]:

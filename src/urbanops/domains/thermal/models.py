@@ -31,7 +31,7 @@ class InspectParams:
     background_length_m: float = 24.0
     background_width_m: float = 5.0
     background_angles: int = 4
-    background_px_m: float = 0.4
+    background_px_m: float = 0.6
     cold_feature_m: float = 4.0
     smooth_sigma_m: float = 0.12
     min_spread_c: float = 0.12
