@@ -133,3 +133,74 @@ def test_size_limit_and_a_mosaic_that_fails_in_the_job(
         findings = client.get(r.json()["links"]["findings"], headers=auth(op))
         assert findings.status_code == 404
     app.state.engine.dispose()
+
+
+def _flight_zip(tmp_path: Path, extra: dict[str, bytes] | None = None) -> tuple[bytes, Path]:
+    """A ZIP of a small generated flight's frames (as copied off a camera card), and its dir."""
+    import io
+    import zipfile
+
+    from urbanops.domains.thermal import flight, synthetic
+
+    scene = synthetic.generate(8, width_m=40, height_m=40, gsd_m=0.1)
+    paths = flight.write_flight(scene, tmp_path / "flight", flight.FlightPlan(altitude_m=60))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
+        for frame in sorted(paths["frames"].iterdir()):
+            zf.write(frame, f"DCIM/100MEDIA/{frame.name}")
+        zf.writestr("DCIM/100MEDIA/notes.txt", "not a frame")
+        for name, data in (extra or {}).items():
+            zf.writestr(name, data)
+    return buf.getvalue(), tmp_path / "flight"
+
+
+def test_upload_a_card_of_frames(
+    client: TestClient, keys: dict[str, str], settings: Settings, tmp_path: Path
+) -> None:
+    op, viewer = keys["operator"], keys["viewer"]
+    data, flight_dir = _flight_zip(tmp_path)
+    first = sorted((flight_dir / "frames").iterdir())[0].read_bytes()
+    # A hostile member name: only its base name is used, inside the survey's folder.
+    import io
+    import zipfile
+
+    buf = io.BytesIO(data)
+    with zipfile.ZipFile(buf, "a") as zf:
+        zf.writestr("../../../../escaped.jpg", first)
+    frames = ("card.zip", buf.getvalue(), "application/zip")
+    network = ("pipes.geojson", (flight_dir / "pipes.geojson").read_bytes(), "application/json")
+    r = client.post(
+        "/api/v1/thermal/surveys",
+        files=[("frames", frames), ("network", network)],
+        headers=auth(op),
+    )
+    assert r.status_code == 202, r.text
+    job = _wait(client, viewer, r.headers["location"])
+    assert job["state"] == "succeeded", job
+    count = len(list((flight_dir / "frames").iterdir()))
+    assert job["result"]["summary"]["frames"]["georeferenced"] == count + 1
+    fc = client.get(r.json()["links"]["frames"], headers=auth(viewer)).json()
+    assert {f["geometry"]["type"] for f in fc["features"]} == {"Polygon"}
+    assert "escaped.jpg" in {f["properties"]["file"] for f in fc["features"]}
+    assert not (settings.data_dir / "escaped.jpg").exists()
+    assert not (settings.data_dir.parent / "escaped.jpg").exists()
+    # Either a mosaic or frames, not both, not neither; frames must be a ZIP.
+    mosaic = ("m.tif", b"II*\x00" + b"\x00" * 100, "image/tiff")
+    for files, text in (
+        ([("frames", frames), ("mosaic", mosaic), ("network", network)], "either a mosaic"),
+        ([("network", network)], "either a mosaic"),
+        ([("frames", ("f.zip", b"GIF89a", "application/zip")), ("network", network)], "ZIP"),
+    ):
+        bad = client.post("/api/v1/thermal/surveys", files=files, headers=auth(op))
+        assert bad.status_code == 400 and text in bad.json()["detail"], bad.text
+    # An archive without frames fails in the job, with the reason.
+    empty = io.BytesIO()
+    with zipfile.ZipFile(empty, "w") as zf:
+        zf.writestr("readme.txt", "nothing here")
+    r = client.post(
+        "/api/v1/thermal/surveys",
+        files=[("frames", ("e.zip", empty.getvalue(), "application/zip")), ("network", network)],
+        headers=auth(op),
+    )
+    job = _wait(client, viewer, r.headers["location"])
+    assert job["state"] == "failed" and "no JPEG frames" in job["error"]

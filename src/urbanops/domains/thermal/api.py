@@ -31,9 +31,10 @@ UPLOAD_DOC = {
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
-                    "required": ["mosaic", "network"],
+                    "required": ["network"],
                     "properties": {
                         "mosaic": {"type": "string", "format": "binary"},
+                        "frames": {"type": "string", "format": "binary"},
                         "network": {"type": "string", "format": "binary"},
                         "exclude": {"type": "string", "format": "binary"},
                         "name": {"type": "string", "maxLength": 255},
@@ -54,8 +55,9 @@ UPLOAD_DOC = {
 async def upload_survey(
     request: Request, engine: EngineDep, settings: SettingsDep, principal: PrincipalDep
 ) -> Response:
-    """Multipart form with ``mosaic`` (GeoTIFF), ``network`` (GeoJSON or GeoPackage), optional
-    ``exclude`` and ``name``. Answers 202 with the job to follow."""
+    """Multipart form with ``mosaic`` (GeoTIFF) or ``frames`` (a ZIP of radiometric JPEGs, as
+    they come off the camera's card), ``network`` (GeoJSON or GeoPackage), optional ``exclude``
+    and ``name``. Answers 202 with the job to follow."""
     require_entity_writer(principal, "upload surveys")
     length = request.headers.get("content-length")
     if length is None or not length.isascii() or not length.isdigit():
@@ -65,23 +67,25 @@ async def upload_survey(
             f"upload of {length} bytes; the limit is {settings.max_upload_bytes}"
         )
     try:
-        form = await request.form(max_files=3, max_fields=4)
+        form = await request.form(max_files=4, max_fields=5)
     except Exception as exc:  # malformed multipart, too many parts
         raise ValidationError(f"not a valid multipart form ({exc})") from None
     files: dict[str, UploadFile] = {}
-    for role in ("mosaic", "network", "exclude"):
+    for role in ("mosaic", "frames", "network", "exclude"):
         item: Any = form.get(role)
         if isinstance(item, UploadFile):
             files[role] = item
         elif item is not None:
             raise ValidationError(f"{role}: expected a file", field=role)
-    for role in ("mosaic", "network"):
-        if role not in files:
-            raise ValidationError(f"{role}: missing file", field=role)
+    if "network" not in files:
+        raise ValidationError("network: missing file", field="network")
+    if ("mosaic" in files) == ("frames" in files):
+        raise ValidationError(
+            "send either a mosaic (GeoTIFF) or frames (a ZIP of radiometric JPEGs)", field="mosaic"
+        )
+    source = files.get("mosaic") or files["frames"]
     name = form.get("name")
-    name = (
-        name.strip()[:255] if isinstance(name, str) and name.strip() else files["mosaic"].filename
-    )
+    name = name.strip()[:255] if isinstance(name, str) and name.strip() else source.filename
     folder = settings.data_dir / "thermal" / f"survey-{secrets.token_hex(8)}"
 
     def store() -> int:

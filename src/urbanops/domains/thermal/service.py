@@ -15,17 +15,25 @@ from urbanops.errors import NotFoundError, PayloadTooLargeError, ValidationError
 #: First bytes of what an upload may be, checked before any parser sees the file.
 TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 GPKG_MAGIC = b"SQLite format 3\x00"
+ZIP_MAGIC = b"PK\x03\x04"
 RESULT_FILES = {
     "findings": ("findings.geojson", "application/geo+json"),
     "candidates": ("candidates.geojson", "application/geo+json"),
     "coverage": ("coverage.json", "application/json"),
     "report": ("report.html", "text/html; charset=utf-8"),
     "csv": ("findings.csv", "text/csv; charset=utf-8"),
+    "frames": ("frames.geojson", "application/geo+json"),  # surveys uploaded as frames
 }
 
 
 def check_upload(role: str, head: bytes) -> str:
     """The file name to store an upload under, after checking its first bytes."""
+    if role == "frames":
+        if not head.startswith(ZIP_MAGIC):
+            raise ValidationError(
+                "frames: expected a ZIP archive of radiometric JPEGs", field="frames"
+            )
+        return "frames.zip"
     if role == "mosaic":
         if not head.startswith(TIFF_MAGIC):
             raise ValidationError(
@@ -58,6 +66,56 @@ def store_upload(src: BinaryIO, folder: Path, role: str, limit_bytes: int) -> Pa
     return path
 
 
+#: Limits of an uploaded frame archive, checked while unpacking (a ZIP's declared sizes can lie).
+MAX_ARCHIVE_MEMBERS = 20_000
+MAX_FRAME_BYTES = 40 * 2**20
+MAX_UNPACKED_BYTES = 64 * 2**30
+
+
+def unpack_frames(archive: Path, dest: Path) -> Path:
+    """The JPEGs of ``archive`` into ``dest`` (flat: only each member's base name is used, so
+    no path leaves ``dest``), bounded in count, per-file and total size; other members are
+    ignored."""
+    import shutil
+    import zipfile
+
+    try:
+        zf = zipfile.ZipFile(archive)
+    except zipfile.BadZipFile:
+        raise ValidationError("frames: not a readable ZIP archive", field="frames") from None
+    dest.mkdir(parents=True, exist_ok=True)
+    total = count = 0
+    with zf:
+        members = zf.infolist()
+        if len(members) > MAX_ARCHIVE_MEMBERS:
+            raise ValidationError(
+                f"frames: {len(members)} entries, more than {MAX_ARCHIVE_MEMBERS}", field="frames"
+            )
+        for info in members:
+            base = Path(info.filename.replace("\\", "/")).name
+            if info.is_dir() or not base.lower().endswith((".jpg", ".jpeg")) or base[0] == ".":
+                continue
+            if info.file_size > MAX_FRAME_BYTES:
+                raise ValidationError(f"frames: {base} is larger than a frame can be")
+            target = dest / base
+            if target.exists():
+                raise ValidationError(f"frames: {base} appears twice in the archive")
+            written = 0
+            with zf.open(info) as src, target.open("wb") as out:
+                while chunk := src.read(1 << 20):
+                    written += len(chunk)
+                    total += len(chunk)
+                    if written > MAX_FRAME_BYTES or total > MAX_UNPACKED_BYTES:
+                        out.close()
+                        shutil.rmtree(dest, ignore_errors=True)
+                        raise ValidationError(f"frames: {base} unpacks larger than declared")
+                    out.write(chunk)
+            count += 1
+    if count == 0:
+        raise ValidationError("frames: the archive holds no JPEG frames", field="frames")
+    return dest
+
+
 def create_survey(conn: Connection, name: str, folder: Path, job_id: int) -> int:
     return int(
         conn.execute(
@@ -87,14 +145,37 @@ def run_survey(
         return None
 
     mosaic, network = find("mosaic"), find("network")
+    built = None
+    if mosaic is None and (folder / "frames.zip").is_file():
+        from urbanops.domains.thermal.mosaic import build_mosaic
+
+        frames_dir = unpack_frames(folder / "frames.zip", folder / "frames")
+        built = build_mosaic(
+            frames_dir, folder / "out" / "mosaic.tif", progress=lambda f, m: progress(f / 2, m)
+        )
+        mosaic = built.path
     if mosaic is None or network is None:
         raise ValidationError("the survey's input files are missing")
     result = inspect(
-        mosaic, network, exclude=find("exclude"), progress=progress, dask_address=dask_address
+        mosaic,
+        network,
+        exclude=find("exclude"),
+        progress=progress if built is None else (lambda f, m: progress(0.5 + f / 2, m)),
+        dask_address=dask_address,
     )
+    if built is not None:
+        from urbanops.domains.thermal.frames import write_geojson
+        from urbanops.domains.thermal.mosaic import attach_frames
+
+        attach_frames(result.findings, built)
+        attach_frames(result.candidates, built, crops=False)
+        assert built.survey is not None
+        write_geojson(built.survey, folder / "out" / "frames.geojson")
     progress(0.99, "writing the report")
     write_outputs(result, folder / "out")
     summary = result.summary()
+    if built is not None and built.survey is not None:
+        summary["frames"] = built.survey.summary()
     with engine.begin() as conn:
         conn.execute(
             update(thermal_surveys).where(thermal_surveys.c.id == survey_id).values(summary=summary)
