@@ -83,28 +83,26 @@ def inspect_cmd(
 
             built = None
             if mosaic.is_dir():  # a folder of frames: mosaic them first (direct georeferencing)
-                from urbanops.domains.thermal.mosaic import build_mosaic
+                from urbanops.domains.thermal.mosaic import inspect_frames
                 from urbanops.domains.thermal.radiometric.frame import Overrides
 
-                built = build_mosaic(
+                result, built = inspect_frames(
                     mosaic,
-                    out_dir / "mosaic.tif",
-                    Overrides(emissivity, distance_m, reflected_c),
-                    progress=lambda f, m: progress(0.5 * f, m),
+                    network,
+                    out_dir,
+                    exclude=exclude,
+                    overrides=Overrides(emissivity, distance_m, reflected_c),
+                    progress=progress,
+                    dask_address=settings.dask_address,
                 )
-                mosaic = built.path
-            result = inspect(
-                mosaic,
-                network,
-                exclude=exclude,
-                progress=progress if built is None else (lambda f, m: progress(0.5 + f / 2, m)),
-                dask_address=settings.dask_address,
-            )
-            if built is not None:
-                from urbanops.domains.thermal.mosaic import attach_frames
-
-                attach_frames(result.findings, built)
-                attach_frames(result.candidates, built, crops=False)
+            else:
+                result = inspect(
+                    mosaic,
+                    network,
+                    exclude=exclude,
+                    progress=progress,
+                    dask_address=settings.dask_address,
+                )
             bar.update(task, description="writing the report")
             paths = write_outputs(result, out_dir, report=not no_report)
     except UrbanOpsError as exc:

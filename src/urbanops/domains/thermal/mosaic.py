@@ -393,3 +393,30 @@ def attach_frames(
             to_source=np.linalg.inv(best.h_img_to_grid),
             source=str(best.path),
         )
+
+
+def inspect_frames(
+    frames_dir: Path,
+    network: Path,
+    out_dir: Path,
+    *,
+    exclude: Path | None = None,
+    overrides: Overrides | None = None,
+    progress: Progress | None = None,
+    dask_address: str | None = None,
+) -> tuple[Any, MosaicResult]:
+    """A folder of frames to findings: the mosaic (``out_dir/mosaic.tif``), the inspection of
+    it, and the frames that saw each finding (crops from the best frame for the findings).
+    Progress runs 0-0.5 for the mosaic and 0.5-1 for the inspection."""
+    from urbanops.domains.thermal.inspect import inspect
+
+    def half(lo: float) -> Progress | None:
+        return None if progress is None else (lambda f, m: progress(lo + f / 2, m))
+
+    built = build_mosaic(frames_dir, out_dir / "mosaic.tif", overrides, progress=half(0.0))
+    result = inspect(
+        built.path, network, exclude=exclude, progress=half(0.5), dask_address=dask_address
+    )
+    attach_frames(result.findings, built)
+    attach_frames(result.candidates, built, crops=False)
+    return result, built

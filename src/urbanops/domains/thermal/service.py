@@ -145,32 +145,29 @@ def run_survey(
         return None
 
     mosaic, network = find("mosaic"), find("network")
-    built = None
-    if mosaic is None and (folder / "frames.zip").is_file():
-        from urbanops.domains.thermal.mosaic import build_mosaic
-
-        frames_dir = unpack_frames(folder / "frames.zip", folder / "frames")
-        built = build_mosaic(
-            frames_dir, folder / "out" / "mosaic.tif", progress=lambda f, m: progress(f / 2, m)
-        )
-        mosaic = built.path
-    if mosaic is None or network is None:
+    frames_zip = folder / "frames.zip"
+    if network is None or (mosaic is None and not frames_zip.is_file()):
         raise ValidationError("the survey's input files are missing")
-    result = inspect(
-        mosaic,
-        network,
-        exclude=find("exclude"),
-        progress=progress if built is None else (lambda f, m: progress(0.5 + f / 2, m)),
-        dask_address=dask_address,
-    )
-    if built is not None:
+    built = None
+    if mosaic is None:
         from urbanops.domains.thermal.frames import write_geojson
-        from urbanops.domains.thermal.mosaic import attach_frames
+        from urbanops.domains.thermal.mosaic import inspect_frames
 
-        attach_frames(result.findings, built)
-        attach_frames(result.candidates, built, crops=False)
+        frames_dir = unpack_frames(frames_zip, folder / "frames")
+        result, built = inspect_frames(
+            frames_dir,
+            network,
+            folder / "out",
+            exclude=find("exclude"),
+            progress=progress,
+            dask_address=dask_address,
+        )
         assert built.survey is not None
         write_geojson(built.survey, folder / "out" / "frames.geojson")
+    else:
+        result = inspect(
+            mosaic, network, exclude=find("exclude"), progress=progress, dask_address=dask_address
+        )
     progress(0.99, "writing the report")
     write_outputs(result, folder / "out")
     summary = result.summary()
