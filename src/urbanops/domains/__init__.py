@@ -38,4 +38,5 @@ ALL: list[Domain] = [
         cli="urbanops.domains.thermal.cli:app",
         tables="urbanops.domains.thermal.tables:thermal_surveys",
     ),
+    Domain("drone", cli="urbanops.domains.drone.cli:app"),
 ]

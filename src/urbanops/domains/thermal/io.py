@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 from pyproj import CRS, Transformer
-from shapely import wkb
 from shapely.geometry import LineString, MultiLineString, box
 from shapely.geometry.base import BaseGeometry
 
+from urbanops.core import vector
 from urbanops.domains.thermal.models import Pipe
 from urbanops.errors import ValidationError
 
@@ -147,14 +147,8 @@ def open_mosaic(path: Path) -> MosaicInfo:
         ) from None
 
 
-def _utm_for(lon: float, lat: float) -> CRS:
-    zone = int((lon + 180) // 6) + 1
-    return CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
-
-
-def _short(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:200]
+_utm_for = vector.utm_for
+_short = vector.short_reason
 
 
 def _check_values(ds: Any, info: MosaicInfo, path: Path) -> None:
@@ -247,25 +241,9 @@ def _lines(geom: BaseGeometry) -> list[LineString]:
 
 def read_layer(
     path: Path, what: str
-) -> tuple[list[BaseGeometry], list[dict[str, Any]], CRS | None]:
+) -> tuple[list[BaseGeometry | None], list[dict[str, Any]], CRS | None]:
     """Geometries, attributes and CRS of a GeoJSON, GeoPackage or Shapefile (first layer)."""
-    import pyogrio
-    from pyogrio.errors import DataLayerError, DataSourceError
-
-    if not path.exists():
-        raise ThermalInputError(f"{path}: no such file", field=what)
-    try:
-        meta, _fids, geoms, fields = pyogrio.raw.read(path)
-    except (DataSourceError, DataLayerError, ValueError) as exc:
-        raise ThermalInputError(
-            f"{path.name}: not a readable GeoJSON, GeoPackage or Shapefile ({_short(exc)})",
-            field=what,
-        ) from None
-    crs = CRS.from_user_input(meta["crs"]) if meta.get("crs") else None
-    names = list(meta["fields"])
-    rows = [{name: fields[j][i] for j, name in enumerate(names)} for i in range(len(geoms))]
-    shapes = [wkb.loads(bytes(g)) if g is not None else None for g in geoms]
-    return shapes, rows, crs
+    return vector.read_layer(path, what, error=ThermalInputError)
 
 
 def _number(row: dict[str, Any], *names: str, factor: float = 1.0) -> float | None:
