@@ -18,7 +18,7 @@ from shapely.geometry.base import BaseGeometry
 from urbanops.domains.drone.plan import MissionPlan
 
 _COLOURS = [
-    "#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#17becf", "#bcbd22", "#e377c2", "#7f7f7f",
+    "#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#17becf", "#bcbd22", "#e377c2", "#6b6ecf",
     "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#31a354", "#756bb1",
 ]  # fmt: skip
 
