@@ -255,3 +255,16 @@ def test_split_is_optimal_for_its_order() -> None:
     got = split(p, tour)
     cost = sum(s.distance_m + p.model.fixed_s * p.model.transit_speed_ms for s in got)
     assert cost == pytest.approx(best)
+
+
+def test_a_line_end_clipped_on_an_obstacle_edge_is_reachable() -> None:
+    """A line cut by a zone ends on the obstacle's edge, off its vertices, with rounding:
+    it must still see the edge's corners (a regression: such ends were unreachable)."""
+    x0, y0 = 365_000.0, 8_130_000.0  # UTM-sized coordinates, where rounding bites
+    obs = shapely.Polygon([(x0, y0), (x0 + 100, y0 + 3), (x0 + 97, y0 + 103), (x0 - 3, y0 + 100)])
+    pipe = LineString([(x0 + 37, y0 - 50), (x0 + 37, y0 + 50)])
+    free = pipe.difference(obs)  # ends where the pipe enters the obstacle, as in planning
+    end = np.asarray(free.coords[-1])
+    m = TransitGraph(obs).matrix(np.array([end, [x0 + 50.0, y0 + 150.0]]))
+    assert np.isfinite(m.distance_m[0, 1])
+    assert not LineString(m.path(0, 1)).intersects(shapely.buffer(obs, -0.1))

@@ -237,6 +237,11 @@ def _schedule(
     return out
 
 
+def _schedule_end(sorties: list[Sortie], start: datetime, swap_s: float) -> datetime:
+    total = sum(s.time_s for s in sorties) + swap_s * max(0, len(sorties) - 1)
+    return start + timedelta(seconds=total)
+
+
 def violations(
     sorties: list[PlannedSortie], zones: list[Zone], altitude_m: float, vertical_margin_m: float
 ) -> list[str]:
@@ -360,11 +365,20 @@ def plan_mission(
             raise PlanError(
                 f"no line can be flown from this home point: {'; '.join(reasons)}", field="home"
             )
+        # The nearest-neighbour plan is quick and usually longer than the optimised one: the
+        # zones in force before it would end are avoided from the start, so that the costly
+        # search below runs once in the common case.
+        baseline = nearest_neighbour(problem)
+        rough_end = _schedule_end(baseline, start, swap_s)
+        grown = live_between(start, rough_end)
+        ids = {z.id for z in considered}
+        if attempt < 5 and not all(z.id in ids for z in grown):
+            considered = considered + [z for z in grown if z.id not in ids]
+            continue
         say(0.4, f"ordering {len(problem.flyable)} lines (OR-Tools)")
         tour = order_ortools(problem, time_limit_s=options.search_s / 3)
         sorties = split(problem, tour)
         sorties = improve_vrp(problem, sorties, time_limit_s=options.search_s * 2 / 3)
-        baseline = nearest_neighbour(problem)
         if total_distance_m(baseline) < total_distance_m(sorties):
             sorties = baseline
         planned = _schedule(problem, sorties, start, swap_s)

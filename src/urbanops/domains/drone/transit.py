@@ -115,9 +115,15 @@ class TransitGraph:
         """Whether the line from ``frm[q]`` to corner ``k[q]`` leaves both its neighbours on
         one side (it touches the obstacle there without entering it)."""
         c = self.corners[k]
-        s1 = _cross(frm, c, self._prev[k])
-        s2 = _cross(frm, c, self._next[k])
-        return s1 * s2 >= -1e-9
+        prev, nxt = self._prev[k], self._next[k]
+        ray = np.hypot(*(c - frm).T)
+        # sines of the angles between the ray and each edge: a point on an edge's line (a
+        # line end clipped by the obstacle) gives ~0, whatever the rounding of its position
+        s1 = _cross(frm, c, prev) / np.maximum(ray * np.hypot(*(prev - c).T), 1e-12)
+        s2 = _cross(frm, c, nxt) / np.maximum(ray * np.hypot(*(nxt - c).T), 1e-12)
+        s1 = np.where(np.abs(s1) < 1e-7, 0.0, s1)
+        s2 = np.where(np.abs(s2) < 1e-7, 0.0, s2)
+        return s1 * s2 >= 0
 
     def _corner_edges(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         m = len(self.corners)
