@@ -22,8 +22,16 @@ def short_reason(exc: Exception) -> str:
     return text[:200]
 
 
+#: Larger vector files are refused before they are parsed.
+MAX_BYTES = 512 * 2**20
+
+
 def read_layer(
-    path: Path, what: str, *, error: type[ValidationError] = ValidationError
+    path: Path,
+    what: str,
+    *,
+    error: type[ValidationError] = ValidationError,
+    max_bytes: int = MAX_BYTES,
 ) -> tuple[list[BaseGeometry | None], list[dict[str, Any]], CRS | None]:
     """Geometries, attributes and CRS of the first layer of a vector file.
 
@@ -35,6 +43,8 @@ def read_layer(
         The input's name in error messages (``"network"``, ``"airspace"``).
     error
         The error class raised, a :class:`ValidationError`.
+    max_bytes
+        Files larger than this are refused before they are parsed.
 
     Returns
     -------
@@ -48,6 +58,12 @@ def read_layer(
         raise error(f"{path}: no such file", field=what)
     if path.is_dir() and path.suffix.lower() not in (".gdb",):
         raise error(f"{path}: is a folder, not a {what} file", field=what)
+    if path.is_file() and path.stat().st_size > max_bytes:
+        raise error(
+            f"{path.name}: {path.stat().st_size / 2**20:.0f} MiB; at most "
+            f"{max_bytes / 2**20:.0f} MiB",
+            field=what,
+        )
     try:
         meta, _fids, geoms, fields = pyogrio.raw.read(path)
     except (DataSourceError, DataLayerError, ValueError, OSError) as exc:

@@ -9,6 +9,9 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 import shapely
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pyproj import CRS
 from shapely.geometry import LineString, Point, Polygon, box
 
 from urbanops.domains.drone.airspace import AirspaceError, Zone, obstacles, repair_polygon
@@ -32,6 +35,7 @@ from urbanops.domains.drone.routing import (
 from urbanops.domains.drone.transit import TransitGraph
 
 SEOUL = ZoneInfo("Asia/Seoul")
+_CRS5186 = CRS.from_epsg(5186)
 
 
 # --- cameras ---------------------------------------------------------------------------------
@@ -268,3 +272,50 @@ def test_a_line_end_clipped_on_an_obstacle_edge_is_reachable() -> None:
     m = TransitGraph(obs).matrix(np.array([end, [x0 + 50.0, y0 + 150.0]]))
     assert np.isfinite(m.distance_m[0, 1])
     assert not LineString(m.path(0, 1)).intersects(shapely.buffer(obs, -0.1))
+
+
+# --- property: no plan ever enters a zone ------------------------------------------------------
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    centres=st.lists(
+        st.tuples(st.floats(0, 1500), st.floats(0, 1500), st.floats(20, 200), st.booleans()),
+        min_size=1,
+        max_size=8,
+    ),
+    home=st.tuples(st.floats(-300, 1800), st.floats(-300, 1800)),
+)
+def test_random_zones_are_never_entered(
+    centres: list[tuple[float, float, float, bool]], home: tuple[float, float]
+) -> None:
+    from pyproj import Transformer
+
+    from urbanops.domains.drone.cameras import get_camera
+    from urbanops.domains.drone.network import Network
+    from urbanops.domains.drone.plan import PlanError, PlanOptions, plan_mission, violations
+
+    from .conftest import X0, Y0, grid_lines
+
+    zones = []
+    for k, (x, y, r, square) in enumerate(centres):
+        c = Point(X0 + x, Y0 + y)
+        geom = box(c.x - r, c.y - r, c.x + r, c.y + r) if square else c.buffer(r)
+        zones.append(Zone(id=f"Z{k}", name="z", polygon=geom))
+    network = Network(lines=grid_lines(4, 1500, 500), crs=_CRS5186, source_crs=_CRS5186)
+    lon, lat = Transformer.from_crs(_CRS5186, "EPSG:4326", always_xy=True).transform(
+        X0 + home[0], Y0 + home[1]
+    )
+    start = datetime(2026, 12, 1, 1, tzinfo=SEOUL)
+    try:
+        plan = plan_mission(
+            network, zones, get_camera("H20T"), (lon, lat), PlanOptions(search_s=0.3, start=start)
+        )
+    except PlanError as exc:  # home in a zone or its margin, or nothing reachable: said so
+        assert "zone" in str(exc) or "nothing to fly" in str(exc) or "no line" in str(exc)
+        return
+    assert violations(plan.sorties, zones, plan.altitude_m, 10.0) == []
+    for ps in plan.sorties:  # and by plain geometry, zone by zone
+        path = LineString(ps.path)
+        assert not any(path.intersects(z.polygon) for z in zones)
+        assert ps.sortie.time_s <= plan.options.endurance_min * 60 * (1 - plan.options.reserve)

@@ -207,3 +207,19 @@ def test_the_independent_check_sees_a_leg_through_a_zone(site: dict[str, Any]) -
     wp["params"][4], wp["params"][5] = lat, lon
     (out / "mission-1.plan").write_text(json.dumps(first))
     assert violations(out, site["zones"]) == ["mission-1.plan crosses Z-AIR"]
+
+
+def test_bundled_example_plans(tmp_path: Path) -> None:
+    """The example the docs show: 12 km of real street geometry, 15 zones."""
+    ex = Path(__file__).resolve().parents[3] / "examples" / "drone"
+    res = run(
+        "--network", str(ex / "pipes.geojson"), "--airspace", str(ex / "zones.geojson"),
+        "--camera", "H20T", "--gsd", "0.10", "--overlap", "0.3",
+        "--home", "145.730801,-16.911031", "--start", "2026-12-01T01:00",
+        "--out", str(tmp_path), "--search-s", "0.5",
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["pipe_km_total"] == pytest.approx(12.0, abs=0.01)
+    assert summary["coverage_pct"] >= 99.0
+    assert summary["flight_km_total"] <= summary["baseline_nearest_neighbour_km"]
