@@ -223,3 +223,28 @@ def test_bundled_example_plans(tmp_path: Path) -> None:
     assert summary["pipe_km_total"] == pytest.approx(12.0, abs=0.01)
     assert summary["coverage_pct"] >= 99.0
     assert summary["flight_km_total"] <= summary["baseline_nearest_neighbour_km"]
+
+
+def test_wide_corridor_gets_parallel_lines_and_forward_overlap_sets_the_trigger(
+    site: dict[str, Any],
+) -> None:
+    out = site["dir"] / "wide"
+    res = run(
+        *plan_args(
+            site, out, "--start", "2026-12-01T01:00", "--corridor-m", "150",
+            "--forward-overlap", "0.8",
+        )
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["passes"] == 3  # 64 m footprint, 44.8 m apart: 3 lines image 153.6 m
+    assert summary["trigger_distance_m"] == pytest.approx(51.2 * 0.2, abs=0.01)
+    gj = json.loads((out / "mission.geojson").read_text())
+    lines = [f for f in gj["features"] if f["properties"]["kind"] == "survey_line"]
+    assert len(lines) >= 3 * 6  # each of the 6 streets flown three times (more where cut)
+    # 10.24 m between shots at 2 s per still: the survey speed is capped, and said so
+    assert "survey speed lowered" in res.output
+    plan = json.loads((out / "mission-1.plan").read_text())
+    speeds = {it["params"][1] for it in plan["mission"]["items"] if it["command"] == 178}
+    assert min(speeds) == pytest.approx(10.24 / 2, abs=0.01)
+    assert violations(out, site["zones"]) == []
