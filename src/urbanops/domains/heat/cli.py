@@ -1,0 +1,169 @@
+"""``urbanops heat``: heat maps, their validation, KMA advisories."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from urbanops.errors import UrbanOpsError
+
+app = typer.Typer(help="City heat map and heat-wave response.", no_args_is_help=True)
+err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+
+
+def _fail(message: str) -> None:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(1)
+
+
+def _covariates(items: list[str] | None) -> dict[str, Path] | None:
+    if not items:
+        return None
+    out_: dict[str, Path] = {}
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep or not name.strip() or not path.strip():
+            raise UrbanOpsError(f"--covariate {item!r}: expected NAME=RASTER")
+        out_[name.strip()] = Path(path.strip())
+    return out_
+
+
+@app.command("map")
+def map_cmd(
+    at: Annotated[str, typer.Option("--at", help="Map time, ISO 8601 (UTC without offset)")],
+    observations: Annotated[
+        Path,
+        typer.Option(
+            "--observations", help="CSV: station_id, time, lon, lat, air_temp_c[, rh_pct]"
+        ),
+    ],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the map files")],
+    cell: Annotated[float, typer.Option("--cell", help="Cell size, metres")] = 50.0,
+    method: Annotated[str, typer.Option("--method", help="auto, ok, rk or idw")] = "auto",
+    covariate: Annotated[
+        list[str] | None,
+        typer.Option("--covariate", help="NAME=RASTER (repeatable): regression kriging"),
+    ] = None,
+    window_min: Annotated[
+        float, typer.Option("--window-min", help="A station's latest reading this far back")
+    ] = 60.0,
+    no_tiles: Annotated[bool, typer.Option("--no-tiles", help="Skip the XYZ tiles")] = False,
+) -> None:
+    """Quality-check the stations and map air (and apparent) temperature at --at."""
+    from urbanops.domains.heat.mapping import at_time, heat_map
+    from urbanops.domains.heat.observations import read_observations
+    from urbanops.domains.heat.outputs import write_outputs
+    from urbanops.settings import get_settings
+
+    try:
+        if not (0 < window_min <= 24 * 60):
+            raise UrbanOpsError("--window-min must be in (0, 1440]")
+        t = at_time(at)
+        obs = read_observations(observations)
+        m = heat_map(
+            obs, t, cell_m=cell, method=method, covariate_rasters=_covariates(covariate),
+            window_min=window_min, metric_crs=get_settings().metric_crs,
+        )  # fmt: skip
+        paths = write_outputs(m, out_dir, tiles=not no_tiles)
+    except UrbanOpsError as exc:
+        _fail(exc.detail)
+        return
+    s = m.summary()
+    a = s["air_temp_c"]
+    out.print(
+        f"{s['method'].upper()} map of {s['stations_used']} stations ({s['sites_used']} sites) "
+        f"at {s['at']}: {s['width']} x {s['height']} cells of {s['cell_m']:g} m in {s['crs']}; "
+        f"air {a['min']:.1f} to {a['max']:.1f} deg C; wrote {len(paths)} items to {out_dir}",
+        highlight=False,
+    )
+
+
+@app.command("validate")
+def validate_cmd(
+    at: Annotated[str, typer.Option("--at", help="Time to validate, ISO 8601")],
+    observations: Annotated[Path, typer.Option("--observations", help="Observations CSV")],
+    folds: Annotated[int, typer.Option("--folds", help="k of k-fold")] = 10,
+    covariate: Annotated[list[str] | None, typer.Option("--covariate", help="NAME=RASTER")] = None,
+    station_covariate: Annotated[
+        list[str] | None,
+        typer.Option("--station-covariate", help="A numeric CSV column used as covariate"),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """K-fold cross-validated RMSE and MAE per method after quality control."""
+    from urbanops.domains.heat.mapping import at_time
+    from urbanops.domains.heat.observations import read_observations
+    from urbanops.domains.heat.validate import cross_validate
+    from urbanops.settings import get_settings
+
+    try:
+        t = at_time(at)
+        obs = read_observations(observations)
+        scores, chosen, n = cross_validate(
+            obs, t, folds=folds, covariate_rasters=_covariates(covariate),
+            station_covariates=station_covariate, metric_crs=get_settings().metric_crs,
+        )  # fmt: skip
+    except UrbanOpsError as exc:
+        _fail(exc.detail)
+        return
+    if as_json:
+        out.print_json(
+            json.dumps(
+                {
+                    "at": t.isoformat(), "sites": n, "folds": folds, "chosen": chosen,
+                    "scores": [s.__dict__ for s in scores],
+                }
+            )
+        )  # fmt: skip
+        return
+    table = Table(title=f"{folds}-fold cross-validation at {t.isoformat()}, {n} sites")
+    for col in ("method", "RMSE deg C", "MAE deg C", "bias deg C", "n"):
+        table.add_column(col, justify="right")
+    for s in scores:
+        mark = " (chosen)" if s.method == chosen else ""
+        table.add_row(
+            s.method + mark, f"{s.rmse_c:.3f}", f"{s.mae_c:.3f}", f"{s.bias_c:+.3f}", str(s.n)
+        )
+    out.print(table)
+
+
+@app.command("advisories")
+def advisories_cmd(
+    weather: Annotated[
+        Path, typer.Option("--weather", help="Hourly CSV with temperature and humidity")
+    ],
+    advisory_c: Annotated[float, typer.Option("--advisory-c")] = 33.0,
+    warning_c: Annotated[float, typer.Option("--warning-c")] = 35.0,
+    days: Annotated[int, typer.Option("--days", min=1, max=14)] = 2,
+) -> None:
+    """KMA heat-wave advisory and warning days from hourly weather (per district if given)."""
+    from urbanops.domains.heat.advisories import daily_max_apparent, kma_levels
+    from urbanops.domains.heat.weather import read_hourly
+    from urbanops.settings import get_settings
+
+    tz = get_settings().city_timezone
+    try:
+        hourly = read_hourly(weather, tz=tz)
+        levels = kma_levels(
+            daily_max_apparent(hourly, tz=tz), advisory_c=advisory_c, warning_c=warning_c, days=days
+        )
+    except UrbanOpsError as exc:
+        _fail(exc.detail)
+        return
+    hit = levels[levels["level"] != ""]
+    table = Table(
+        title=f"{(levels['level'] != '').sum()} advisory-level days, "
+        f"{(levels['level'] == 'warning').sum()} warning-level"
+    )
+    for col in ("district", "date", "max apparent deg C", "level"):
+        table.add_column(col)
+    for r in hit.itertuples():
+        table.add_row(str(r.district), str(r.date), f"{r.max_apparent_c:.1f}", r.level)
+    out.print(table)
