@@ -9,7 +9,7 @@
   the NWS adjustments, Steadman's simple formula below 80 deg F).
 - :func:`wbgt`: wet-bulb globe temperature; outdoor formula ``0.7 Tw + 0.2 Tg + 0.1 Ta`` when a
   black-globe temperature is measured (S-DoT sensors report one), otherwise the Australian Bureau
-  of Meteorology's shade estimate from temperature and vapour pressure.
+  of Meteorology's estimate from temperature and vapour pressure.
 
 The reference values in ../shared/data/heat/README.md are pinned by the tests.
 """
@@ -96,8 +96,8 @@ def wbgt(
 
     With a black-globe temperature: ``0.7 Tw + 0.2 Tg + 0.1 Ta`` (ISO 7243 outdoor, natural
     wet bulb approximated by Stull's psychrometric wet bulb). Without: the Bureau of
-    Meteorology's estimate for shade and light wind, ``0.567 Ta + 0.393 e + 3.94`` (e in hPa),
-    which omits sun and wind and so understates WBGT in full sun.
+    Meteorology's approximation ``0.567 Ta + 0.393 e + 3.94`` (e in hPa), which assumes
+    moderately high radiation and light wind and ignores their actual values.
     """
     t = _arr(air_c)
     if globe_c is None:

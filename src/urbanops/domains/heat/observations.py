@@ -45,10 +45,10 @@ def read_observations(path: Path) -> pd.DataFrame:
         raise ObservationsError(f"{path.name}: larger than 1 GiB", field="observations")
     try:
         df = pd.read_csv(path, nrows=MAX_ROWS + 1, low_memory=False)
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as exc:
-        raise ObservationsError(f"{path.name}: not a readable CSV ({exc})") from None
     except pd.errors.EmptyDataError:
         raise ObservationsError(f"{path.name}: empty file", field="observations") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as exc:
+        raise ObservationsError(f"{path.name}: not a readable CSV ({exc})") from None
     if len(df) > MAX_ROWS:
         raise ObservationsError(f"{path.name}: more than {MAX_ROWS:,} rows", field="observations")
     if df.empty:
