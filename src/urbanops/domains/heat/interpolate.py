@@ -124,7 +124,7 @@ def ordinary_kriging(
     query: np.ndarray,
     variogram: Variogram,
     *,
-    k: int = 16,
+    k: int = 12,
     chunk: int = 20_000,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Ordinary kriging estimates and standard deviations at ``query`` (moving neighbourhood of
@@ -178,7 +178,7 @@ def regression_kriging(
     query: np.ndarray,
     cov_query: np.ndarray,
     *,
-    k: int = 16,
+    k: int = 12,
 ) -> tuple[np.ndarray, np.ndarray, Variogram, np.ndarray]:
     """Trend on covariates plus ordinary kriging of the residuals: estimates, standard
     deviations (of the residual kriging), the residuals' variogram and the trend coefficients."""

@@ -236,7 +236,10 @@ def heat_map(
         say(0.7, "humidity and apparent temperature")
         hxy, hrh = sites.xy[have_rh], sites.rh_pct[have_rh]
         hvg = fit_variogram(hxy, hrh)
-        (rh_map,) = evaluate(grid, lambda q: (ordinary_kriging(hxy, hrh, q, hvg)[0],))
+        # humidity varies slowly in space: nodes 4 times further apart
+        (rh_map,) = evaluate(
+            grid, lambda q: (ordinary_kriging(hxy, hrh, q, hvg, k=8)[0],), node_m=200.0
+        )
         rh_map = np.clip(rh_map, 0, 100)
         apparent = apparent_temperature_kma(air, rh_map)
     say(0.9, "done")
