@@ -167,3 +167,67 @@ def advisories_cmd(
     for r in hit.itertuples():
         table.add_row(str(r.district), str(r.date), f"{r.max_apparent_c:.1f}", r.level)
     out.print(table)
+
+
+@app.command("plan")
+def plan_cmd(
+    people: Annotated[
+        Path,
+        typer.Option("--people", help="Vulnerable people: points (GeoJSON/GPKG) or CSV lon,lat"),
+    ],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the plan")],
+    shelters: Annotated[
+        Path | None, typer.Option("--shelters", help="Existing cooling shelters")
+    ] = None,
+    candidates: Annotated[
+        Path | None, typer.Option("--candidates", help="Candidate shelter sites")
+    ] = None,
+    heat: Annotated[
+        Path | None, typer.Option("--heat", help="Heat map GeoTIFF (apparent_temp.tif)")
+    ] = None,
+    walk_m: Annotated[
+        float, typer.Option("--walk-m", help="Walking distance to a shelter")
+    ] = 500.0,
+    detour: Annotated[float, typer.Option("--detour", help="Walking / straight distance")] = 1.3,
+    new: Annotated[int, typer.Option("--new", help="New shelters to choose", min=0)] = 10,
+    roads: Annotated[Path | None, typer.Option("--roads", help="Road lines for spraying")] = None,
+    depot: Annotated[str | None, typer.Option("--depot", help="Truck depot LON,LAT")] = None,
+    trucks: Annotated[int, typer.Option("--trucks", help="Spraying trucks")] = 2,
+    tank_km: Annotated[float, typer.Option("--tank-km", help="Road one tank sprays, km")] = 10.0,
+    spray_share: Annotated[
+        float, typer.Option("--spray-share", help="Hottest share of road length to spray")
+    ] = 0.1,
+) -> None:
+    """Shelter coverage and new sites, welfare-check priorities and spraying routes."""
+    from urbanops.domains.heat.respond import run_plan, write_plan
+    from urbanops.settings import get_settings
+
+    try:
+        dep = None
+        if depot is not None:
+            parts = depot.split(",")
+            try:
+                dep = (float(parts[0]), float(parts[1]))
+            except (ValueError, IndexError):
+                raise UrbanOpsError(f"--depot {depot!r}: expected LON,LAT") from None
+            if len(parts) != 2 or not (abs(dep[0]) <= 180 and abs(dep[1]) <= 90):
+                raise UrbanOpsError(f"--depot {depot!r}: expected LON,LAT")
+        result = run_plan(
+            people=people, shelters=shelters, candidates=candidates, heat=heat, roads=roads,
+            depot=dep, walk_m=walk_m, detour=detour, new_sites=new, trucks=trucks,
+            tank_km=tank_km, spray_share=spray_share, metric_crs=get_settings().metric_crs,
+        )  # fmt: skip
+        paths = write_plan(result, out_dir)
+    except UrbanOpsError as exc:
+        _fail(exc.detail)
+        return
+    s = json.loads((out_dir / "summary.json").read_text())
+    out.print(
+        f"{s['people']:,} people: {s['people_covered_before']:,} within {walk_m:g} m of a shelter, "
+        f"{s['people_covered_after']:,} with {s['new_shelters']} new sites (weighted coverage "
+        f"{s['weighted_coverage_before_pct']:.1f} % -> {s['weighted_coverage_after_pct']:.1f} %, "
+        f"greedy {s['weighted_coverage_after_greedy_pct']:.1f} %)"
+        + (f"; {len(s['trucks'])} spraying routes" if s["trucks"] else "")
+        + f". Wrote {len(paths)} files to {out_dir}",
+        highlight=False,
+    )
