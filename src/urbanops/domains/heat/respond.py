@@ -182,6 +182,8 @@ def run_plan(
         base = np.nanpercentile(heat_p, 2)
         w = w * (1 + np.clip(np.nan_to_num(heat_p - base, nan=0.0), 0, None))
     say(0.2, f"shelters: {len(sxy)} existing, {len(cxy)} candidates, {len(pxy):,} people")
+    if candidates is None:
+        new_sites = 0  # coverage of the existing shelters only
     sp = plan_shelters(pxy, w, sxy, cxy, walk_m=walk_m, detour=detour, new_sites=new_sites)
     order = welfare_priority(heat_p, sp.person_covered_after, ppl.weight)
     cells = None

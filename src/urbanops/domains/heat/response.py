@@ -94,10 +94,13 @@ def plan_shelters(
     before = _covered_by(cells, shelters_xy, radius)
     open_cells = np.flatnonzero(~before)
     tree = cKDTree(candidates_xy) if len(candidates_xy) else None
-    cover_sets: list[np.ndarray] = []  # per open cell: candidates within reach
+    # per open cell: the candidates within reach
+    cover_sets: list[np.ndarray] = [np.zeros(0, dtype=np.int64)] * len(open_cells)
     if tree is not None and len(open_cells):
-        for lst in tree.query_ball_point(cells[open_cells], radius):
-            cover_sets.append(np.asarray(lst, dtype=np.int64))
+        cover_sets = [
+            np.asarray(lst, dtype=np.int64)
+            for lst in tree.query_ball_point(cells[open_cells], radius)
+        ]
     # cells reached by exactly the same candidates are one demand for the model
     groups: dict[tuple[int, ...], float] = {}
     for s_, wgt in zip(cover_sets, cw[open_cells], strict=True):
