@@ -293,7 +293,9 @@ def write_plan(r: dict[str, Any], out_dir: Path) -> list[Path]:
         top, count, unc, heat, k, bw = r["cells"]
         f = r["field"]
         rows, cols = np.divmod(top, bw)
-        xs, ys = f.transform * ((cols + 0.5) * k, (rows + 0.5) * k)
+        t = f.transform
+        cc, rr = (cols + 0.5) * k, (rows + 0.5) * k
+        xs, ys = t.c + t.a * cc + t.b * rr, t.f + t.d * cc + t.e * rr
         lon, lat = to_ll.transform(np.asarray(xs), np.asarray(ys))
         files["priority_cells.csv"] = pd.DataFrame(
             {
