@@ -18,7 +18,7 @@ from urbanops.domains.heat.spraying import plan_spraying
 
 
 def test_mclp_matches_brute_force() -> None:
-    rng = np.random.default_rng(4)
+    rng = np.random.default_rng(29)  # a case where the greedy heuristic is not optimal
     people = rng.uniform(0, 3000, (3000, 2))
     w = rng.uniform(0.5, 2.0, 3000)
     shelters = rng.uniform(0, 3000, (3, 2))
@@ -37,7 +37,7 @@ def test_mclp_matches_brute_force() -> None:
     best = max(covered(c) for c in itertools.combinations(range(12), 3))
     assert plan.optimal
     assert plan.covered_after == pytest.approx(best)
-    assert plan.covered_after >= plan.covered_after_greedy >= plan.covered_before
+    assert plan.covered_after > plan.covered_after_greedy >= plan.covered_before
     assert plan.person_covered_after.sum() == plan.covered_people_after
 
 
