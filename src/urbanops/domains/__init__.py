@@ -39,5 +39,5 @@ ALL: list[Domain] = [
         tables="urbanops.domains.thermal.tables:thermal_surveys",
     ),
     Domain("drone", cli="urbanops.domains.drone.cli:app"),
-    Domain("heat", cli="urbanops.domains.heat.cli:app"),
+    Domain("heat", router="urbanops.domains.heat.api:router", cli="urbanops.domains.heat.cli:app"),
 ]

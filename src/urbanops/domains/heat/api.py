@@ -1,0 +1,71 @@
+"""``/api/v1/heat``: the live heat map (summary, GeoTIFFs, XYZ tiles, legends)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Path
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import FileResponse, Response
+
+from urbanops.api.deps import EngineDep, PrincipalDep, SettingsDep, require_reader
+from urbanops.api.responses import json_response
+from urbanops.domains.heat import service
+from urbanops.errors import NotFoundError
+
+router = APIRouter(prefix="/api/v1/heat", tags=["Heat map"])
+LAYERS = ("air_temp", "apparent_temp", "uncertainty")
+
+
+@router.get("/map", summary="The current heat map (rebuilt when newer observations arrived)")
+async def current_map(
+    engine: EngineDep, settings: SettingsDep, principal: PrincipalDep
+) -> Response:
+    require_reader(principal, "the heat map")
+    s = await run_in_threadpool(
+        service.current_map, engine, settings.data_dir, metric_crs=settings.metric_crs
+    )
+    s = dict(s)
+    s["links"] = {
+        layer: f"/api/v1/heat/map/{layer}.tif"
+        for layer in LAYERS
+        if (service.current_dir(settings.data_dir) / f"{layer}.tif").exists()
+    }
+    s["links"]["tiles"] = "/api/v1/heat/tiles/{layer}/{z}/{x}/{y}.png"
+    return json_response(s)
+
+
+@router.get("/map/{layer}.tif", summary="A layer of the current map as GeoTIFF")
+def map_layer(
+    settings: SettingsDep, principal: PrincipalDep, layer: str = Path(..., pattern="^[a-z_]{1,20}$")
+) -> Response:
+    require_reader(principal, "the heat map")
+    path = service.current_dir(settings.data_dir) / f"{layer}.tif"
+    if layer not in LAYERS or not path.exists():
+        raise NotFoundError(f"no layer {layer!r} in the current map (GET /api/v1/heat/map first)")
+    return FileResponse(path, media_type="image/tiff", filename=f"{layer}.tif")
+
+
+@router.get("/tiles/{layer}/{z}/{x}/{y}.png", summary="An XYZ tile of the current map")
+def tile(
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    layer: str = Path(..., pattern="^[a-z_]{1,20}$"),
+    z: int = Path(..., ge=0, le=22),
+    x: int = Path(..., ge=0, le=2**22),
+    y: int = Path(..., ge=0, le=2**22),
+) -> Response:
+    require_reader(principal, "the heat map")
+    path = service.current_dir(settings.data_dir) / "tiles" / layer / str(z) / str(x) / f"{y}.png"
+    if layer not in LAYERS or not path.exists():
+        raise NotFoundError(f"no tile {layer}/{z}/{x}/{y} in the current map")
+    return FileResponse(path, media_type="image/png")
+
+
+@router.get("/legend/{layer}.png", summary="The colour scale of a layer's tiles")
+def legend(
+    settings: SettingsDep, principal: PrincipalDep, layer: str = Path(..., pattern="^[a-z_]{1,20}$")
+) -> Response:
+    require_reader(principal, "the heat map")
+    path = service.current_dir(settings.data_dir) / f"legend_{layer}.png"
+    if layer not in LAYERS or not path.exists():
+        raise NotFoundError(f"no legend for {layer!r}")
+    return FileResponse(path, media_type="image/png")
