@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
@@ -84,3 +86,31 @@ def test_heat_map_api_follows_new_observations(
     os.utime(p, (p.stat().st_atime - 120, p.stat().st_mtime - 120))  # the minimum interval passed
     r = client.get("/api/v1/heat/map", headers=auth(keys["viewer"]))
     assert r.status_code == 200 and r.json()["at"].startswith("2026-07-30T06:10")
+
+
+def test_cli_map_reads_the_database_without_a_csv(
+    engine: Engine, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from urbanops.cli.main import app
+
+    if settings.database_url:  # one backend is enough for the command's wiring
+        pytest.skip("covered on SQLite")
+    monkeypatch.setenv("URBANOPS_DATA_DIR", str(settings.data_dir))
+    from urbanops.settings import get_settings
+
+    get_settings.cache_clear()
+    res = CliRunner().invoke(
+        app, ["heat", "map", "--at", "2026-07-30T06:00:00Z", "--out", str(tmp_path / "m")]
+    )
+    assert res.exit_code == 1 and "no air-temperature observations" in res.output, res.output
+    load_demo(engine, days=1, end=END, progress=lambda _m: None)
+    res = CliRunner().invoke(
+        app,
+        ["heat", "map", "--at", "2026-07-30T06:00:00Z", "--cell", "300", "--no-tiles", "--out",
+         str(tmp_path / "m")],
+    )  # fmt: skip
+    get_settings.cache_clear()
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "m" / "air_temp.tif").exists()

@@ -38,13 +38,14 @@ def _covariates(items: list[str] | None) -> dict[str, Path] | None:
 @app.command("map")
 def map_cmd(
     at: Annotated[str, typer.Option("--at", help="Map time, ISO 8601 (UTC without offset)")],
-    observations: Annotated[
-        Path,
-        typer.Option(
-            "--observations", help="CSV: station_id, time, lon, lat, air_temp_c[, rh_pct]"
-        ),
-    ],
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the map files")],
+    observations: Annotated[
+        Path | None,
+        typer.Option(
+            "--observations",
+            help="CSV: station_id, time, lon, lat, air_temp_c[, rh_pct] (default: the database)",
+        ),
+    ] = None,
     cell: Annotated[float, typer.Option("--cell", help="Cell size, metres")] = 50.0,
     method: Annotated[str, typer.Option("--method", help="auto, ok, rk or idw")] = "auto",
     covariate: Annotated[
@@ -66,7 +67,20 @@ def map_cmd(
         if not (0 < window_min <= 24 * 60):
             raise UrbanOpsError("--window-min must be in (0, 1440]")
         t = at_time(at)
-        obs = read_observations(observations)
+        if observations is not None:
+            obs = read_observations(observations)
+        else:  # the sensing store: a day of history before --at
+            from datetime import timedelta
+
+            from urbanops.domains.heat.service import observations_from_db
+            from urbanops.storage.engine import make_engine
+
+            engine = make_engine(get_settings().sqlalchemy_url)
+            with engine.connect() as conn:
+                obs = observations_from_db(conn, t - timedelta(hours=24), t)
+            engine.dispose()
+            if obs.empty:
+                raise UrbanOpsError(f"no air-temperature observations in the database before {at}")
         m = heat_map(
             obs, t, cell_m=cell, method=method, covariate_rasters=_covariates(covariate),
             window_min=window_min, metric_crs=get_settings().metric_crs,
