@@ -128,6 +128,11 @@ def update_rule(conn: Connection, rule_id: int, patch: RulePatch) -> None:
     values: dict[str, Any] = {
         k: v for k, v in patch.model_dump(exclude_unset=True).items() if v is not None
     }
+    if "params" in values and row.kind == "domain":
+        raise ValidationError(
+            "params: a domain rule has no parameters (its domain decides when to alert)",
+            field="params",
+        )
     if "params" in values:
         try:
             values["params"] = check_params(row.kind, values["params"])

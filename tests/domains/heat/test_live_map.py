@@ -114,3 +114,55 @@ def test_cli_map_reads_the_database_without_a_csv(
     get_settings.cache_clear()
     assert res.exit_code == 0, res.output
     assert (tmp_path / "m" / "air_temp.tif").exists()
+
+
+def test_kma_advisories_are_raised_as_alerts(
+    engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if settings.database_url:
+        pytest.skip("the alert tables are the core's, tested on both backends there")
+    from urbanops.core.alerting import list_alerts
+    from urbanops.core.domain_alerts import domain_rule
+
+    load_demo(engine, days=2, end=END, progress=lambda _m: None)
+    levels = service.district_levels(engine, END)
+    assert set(levels["level"]) <= {"", "advisory", "warning"} and len(levels) > 0
+    latest = levels.sort_values("date").groupby("district").tail(1)
+    expected_adv = int(latest["level"].isin(["advisory", "warning"]).sum())
+    expected_warn = int((latest["level"] == "warning").sum())
+    first = service.raise_advisories(engine, END)
+    assert first["opened"] == expected_adv + expected_warn > 0
+    assert service.raise_advisories(engine, END)["opened"] == 0  # no duplicates
+    with engine.begin() as conn:
+        ids = {
+            domain_rule(conn, service.ADVISORY_RULE, severity="warning", message="").id,
+            domain_rule(conn, service.WARNING_RULE, severity="critical", message="").id,
+        }
+        alerts = list_alerts(conn, state="open")
+    ours = [a for a in alerts if a["rule_id"] in ids]
+    assert len(ours) == expected_adv + expected_warn
+    assert all(a["zone_id"] is not None and a["datastream_id"] is None for a in ours)
+    assert {a["severity"] for a in ours} <= {"warning", "critical"}
+    # a cooler day: the district's alerts are resolved, with a note
+    cool = latest.assign(level="")
+    monkeypatch.setattr(service, "district_levels", lambda *a, **k: cool)
+    out = service.raise_advisories(engine, END)
+    assert out["resolved"] == expected_adv + expected_warn
+    with engine.connect() as conn:
+        still = [a for a in list_alerts(conn, state="open") if a["rule_id"] in ids]
+    assert still == []
+
+
+def test_domain_rules_refuse_parameters(engine: Engine) -> None:
+    from urbanops.core.domain_alerts import domain_rule
+    from urbanops.core.rule_store import update_rule
+    from urbanops.core.rules import RulePatch
+    from urbanops.errors import ValidationError
+
+    with engine.begin() as conn:
+        rule = domain_rule(conn, "KMA heat-wave advisory", severity="warning", message="m")
+        assert rule is not None and rule.kind == "domain"
+        with pytest.raises(ValidationError, match="no parameters"):
+            update_rule(conn, rule.id, RulePatch(params={"above": 30}))
+        update_rule(conn, rule.id, RulePatch(enabled=False))
+        assert domain_rule(conn, "KMA heat-wave advisory", severity="warning", message="m") is None

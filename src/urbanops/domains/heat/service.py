@@ -158,11 +158,104 @@ def current_map(
         m = heat_map(obs, stamp, cell_m=cell_m, metric_crs=metric_crs)
         write_outputs(m, folder)
         store_flags(engine, m.qc)
+        advisories = raise_advisories(engine, stamp)
         s = json.loads(summary_path.read_text())
         s["source"] = {
             "latest": stamp.isoformat(),
             "datastreams": n,
             "built_at": datetime.now().astimezone().isoformat(),
         }
+        s["advisories"] = advisories
         summary_path.write_text(json.dumps(s, indent=2))
         return s
+
+
+ADVISORY_RULE = "KMA heat-wave advisory"
+WARNING_RULE = "KMA heat-wave warning"
+
+
+def district_levels(
+    engine: Engine, end: datetime, *, days: int = 3, tz: str = "Asia/Seoul"
+) -> pd.DataFrame:
+    """KMA levels per district (zones of kind ``district``) for the days up to ``end``.
+
+    A district's apparent temperature at a time is the median over its quality-controlled
+    stations; its daily maximum feeds the KMA rule (:mod:`~urbanops.domains.heat.advisories`).
+    """
+    import shapely
+
+    from urbanops.core.zones import zones_geojson
+    from urbanops.domains.heat.advisories import kma_levels
+    from urbanops.domains.heat.metrics import apparent_temperature_kma
+
+    with engine.connect() as conn:
+        obs = observations_from_db(conn, end - timedelta(days=days), end)
+        zones = zones_geojson(conn, kind="district")["features"]
+    cols = ["district", "name", "date", "max_apparent_c", "level"]
+    if obs.empty or not zones:
+        return pd.DataFrame(columns=cols)
+    # hourly values (the last reading of each station in each hour), as KMA's daily maxima use
+    obs = obs.assign(hour=obs["time"].dt.floor("h")).sort_values("time")
+    obs = obs.groupby(["station_id", "hour"], sort=False).tail(1).drop(columns=["hour"])
+    checked = qcmod.quality_control(obs)
+    good = checked[((checked["flags"] & qcmod.EXCLUDING) == 0) & checked["rh_pct"].between(0, 100)]
+    if good.empty:
+        return pd.DataFrame(columns=cols)
+    polys = [shapely.geometry.shape(z["geometry"]) for z in zones]
+    tree = shapely.STRtree(polys)
+    pts = shapely.points(good["lon"].to_numpy(), good["lat"].to_numpy())
+    idx_pt, idx_zone = tree.query(pts, predicate="within")
+    zone_of = np.full(len(good), -1)
+    zone_of[idx_pt] = idx_zone
+    g = good.assign(zone=zone_of)[zone_of >= 0]
+    g = g.assign(apparent=apparent_temperature_kma(g["air_temp_c"], g["rh_pct"]))
+    per_time = g.groupby(["zone", "time"])["apparent"].median().reset_index()
+    per_time["date"] = per_time["time"].dt.tz_convert(tz).dt.date
+    daily = (
+        per_time.groupby(["zone", "date"])["apparent"].max().rename("max_apparent_c").reset_index()
+    )
+    daily["district"] = [zones[i]["id"] for i in daily["zone"]]
+    out = kma_levels(daily[["district", "date", "max_apparent_c"]])
+    out["name"] = out["district"].map({z["id"]: z["properties"]["name"] for z in zones})
+    return out[cols]
+
+
+def raise_advisories(engine: Engine, end: datetime, *, tz: str = "Asia/Seoul") -> dict[str, int]:
+    """Open (or resolve) the districts' KMA advisory and warning alerts for the latest day."""
+    from urbanops.core.domain_alerts import clear_alert, domain_rule, raise_alert
+
+    levels = district_levels(engine, end, tz=tz)
+    opened = resolved = 0
+    if levels.empty:
+        return {"opened": 0, "resolved": 0, "districts": 0}
+    latest = levels.sort_values("date").groupby("district").tail(1)
+    with engine.begin() as conn:
+        adv = domain_rule(
+            conn, ADVISORY_RULE, severity="warning",
+            message="KMA heat-wave advisory: apparent temperature >= 33 deg C two days running",
+        )  # fmt: skip
+        warn = domain_rule(
+            conn, WARNING_RULE, severity="critical",
+            message="KMA heat-wave warning: apparent temperature >= 35 deg C two days running",
+        )  # fmt: skip
+        for r in latest.itertuples():
+            subject = f"zone:{r.district}"
+            for rule, on in (
+                (adv, r.level in ("advisory", "warning")),
+                (warn, r.level == "warning"),
+            ):
+                if rule is None:
+                    continue
+                if on:
+                    msg = (
+                        f"{rule.name} in {r.name}: daily maximum apparent temperature "
+                        f"{r.max_apparent_c:.1f} deg C on {r.date}"
+                    )
+                    if raise_alert(
+                        conn, rule, subject=subject, message=msg, zone_id=int(r.district),
+                        value=float(r.max_apparent_c),
+                    ) is not None:  # fmt: skip
+                        opened += 1
+                elif clear_alert(conn, rule, subject=subject, note=f"{r.date}: below the level"):
+                    resolved += 1
+    return {"opened": opened, "resolved": resolved, "districts": len(latest)}
