@@ -151,23 +151,50 @@ def validate_cmd(
 @app.command("advisories")
 def advisories_cmd(
     weather: Annotated[
-        Path, typer.Option("--weather", help="Hourly CSV with temperature and humidity")
-    ],
+        Path | None,
+        typer.Option("--weather", help="Hourly CSV with temperature and humidity (else: database)"),
+    ] = None,
+    at: Annotated[
+        str | None, typer.Option("--at", help="Database: evaluate up to this time (default: now)")
+    ] = None,
     advisory_c: Annotated[float, typer.Option("--advisory-c")] = 33.0,
     warning_c: Annotated[float, typer.Option("--warning-c")] = 35.0,
     days: Annotated[int, typer.Option("--days", min=1, max=14)] = 2,
 ) -> None:
-    """KMA heat-wave advisory and warning days from hourly weather (per district if given)."""
+    """KMA heat-wave advisory and warning days: from an hourly CSV (per district if it has a
+    district column), or per district from the database, raised as alerts."""
     from urbanops.domains.heat.advisories import daily_max_apparent, kma_levels
     from urbanops.domains.heat.weather import read_hourly
     from urbanops.settings import get_settings
 
-    tz = get_settings().city_timezone
+    settings = get_settings()
+    tz = settings.city_timezone
     try:
-        hourly = read_hourly(weather, tz=tz)
-        levels = kma_levels(
-            daily_max_apparent(hourly, tz=tz), advisory_c=advisory_c, warning_c=warning_c, days=days
-        )
+        if weather is not None:
+            hourly = read_hourly(weather, tz=tz)
+            levels = kma_levels(
+                daily_max_apparent(hourly, tz=tz),
+                advisory_c=advisory_c,
+                warning_c=warning_c,
+                days=days,
+            )
+        else:
+            from datetime import UTC, datetime
+
+            from urbanops.domains.heat.mapping import at_time
+            from urbanops.domains.heat.service import district_levels, raise_advisories
+            from urbanops.storage.engine import make_engine
+
+            end = at_time(at) if at else datetime.now(UTC)
+            engine = make_engine(settings.sqlalchemy_url)
+            levels = district_levels(engine, end, tz=tz)
+            raised = raise_advisories(engine, end, tz=tz)
+            engine.dispose()
+            out.print(
+                f"alerts: {raised['opened']} opened, {raised['resolved']} resolved over "
+                f"{raised['districts']} districts",
+                highlight=False,
+            )
     except UrbanOpsError as exc:
         _fail(exc.detail)
         return
@@ -179,7 +206,8 @@ def advisories_cmd(
     for col in ("district", "date", "max apparent deg C", "level"):
         table.add_column(col)
     for r in hit.itertuples():
-        table.add_row(str(r.district), str(r.date), f"{r.max_apparent_c:.1f}", r.level)
+        name = getattr(r, "name", None) or r.district
+        table.add_row(str(name), str(r.date), f"{r.max_apparent_c:.1f}", r.level)
     out.print(table)
 
 
