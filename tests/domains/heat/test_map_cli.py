@@ -177,3 +177,61 @@ def test_advisory_runs_need_consecutive_days() -> None:
     # 1-2: a run (advisory, one day >= 35 is not a warning run); 4 alone (gap on the 3rd and
     # 5th); 6-7: a warning run
     assert levels == ["advisory", "advisory", "", "warning", "warning", ""]
+
+
+def test_regression_kriging_with_a_covariate_raster(tmp_path: Path) -> None:
+    """Temperature that follows the terrain: a DEM as covariate beats ordinary kriging."""
+    import rasterio
+    from affine import Affine
+    from pyproj import Transformer
+
+    rng = np.random.default_rng(8)
+    to_m = Transformer.from_crs("EPSG:4326", "EPSG:5186", always_xy=True)
+    x0, y0 = to_m.transform(127.05, 37.38)
+    # a DEM at 30 m: two sharp ridges the stations only sample sparsely
+    nx = ny = 300
+    xs = x0 + (np.arange(nx) + 0.5) * 30
+    ys = y0 + 9000 - (np.arange(ny) + 0.5) * 30
+    gx, gy = np.meshgrid(xs, ys)
+    dem = (
+        40
+        + 500 * np.exp(-(((gx - x0 - 3000) / 500) ** 2))
+        + 400 * np.exp(-(((gy - y0 - 6000) / 400) ** 2))
+    )
+    with rasterio.open(
+        tmp_path / "dem.tif", "w", driver="GTiff", width=nx, height=ny, count=1,
+        dtype="float32", crs="EPSG:5186", transform=Affine(30, 0, x0, 0, -30, y0 + 9000),
+    ) as ds:  # fmt: skip
+        ds.write(dem.astype(np.float32), 1)
+    n = 150
+    sx, sy = x0 + rng.uniform(300, 8700, n), y0 + rng.uniform(300, 8700, n)
+    col, row = ((sx - x0) / 30).astype(int), ((y0 + 9000 - sy) / 30).astype(int)
+    ta = 32 - 0.01 * dem[row, col] + rng.normal(0, 0.15, n)
+    to_ll = Transformer.from_crs("EPSG:5186", "EPSG:4326", always_xy=True)
+    lon, lat = to_ll.transform(sx, sy)
+    obs = tmp_path / "obs.csv"
+    pd.DataFrame(
+        {"station_id": [f"S{i}" for i in range(n)], "time": "2026-08-01T06:00:00Z", "lon": lon,
+         "lat": lat, "air_temp_c": ta}
+    ).to_csv(obs, index=False)  # fmt: skip
+    res = heat("validate", "--observations", str(obs), "--at", "2026-08-01T06:00:00Z",
+               "--covariate", f"elevation={tmp_path / 'dem.tif'}", "--json")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output)
+    scores = {s["method"]: s["rmse_c"] for s in data["scores"]}
+    assert data["chosen"] == "rk"
+    assert scores["rk"] < 0.6 * scores["ok"] and scores["rk"] < scores["idw"]
+    out = tmp_path / "map"
+    res = heat("map", "--observations", str(obs), "--at", "2026-08-01T06:00:00Z", "--cell", "60",
+               "--covariate", f"elevation={tmp_path / 'dem.tif'}", "--out", str(out),
+               "--no-tiles")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    s = json.loads((out / "summary.json").read_text())
+    assert s["method"] == "rk" and s["trend"][1] == pytest.approx(-0.01, abs=0.002)
+    with rasterio.open(out / "air_temp.tif") as ds:
+        a = ds.read(1, masked=True)
+        # on the ridge, which no station may sit on, the map follows the terrain
+        assert float(a.min()) < 32 - 0.01 * 400
+    res = heat("map", "--observations", str(obs), "--at", "2026-08-01T06:00:00Z", "--covariate",
+               f"elevation={tmp_path / 'missing.tif'}", "--out", str(tmp_path / "x"))  # fmt: skip
+    assert res.exit_code == 1 and "not a readable raster" in res.output
