@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from urbanops.core.either_way import UNREACHABLE, decode, either_way_model, guided_search
 from urbanops.domains.drone.corridors import FlightLine
 from urbanops.domains.drone.transit import TransitGraph, TransitMatrix
 from urbanops.errors import ValidationError
@@ -198,8 +199,6 @@ def split(problem: Problem, tour: list[Visit]) -> list[Sortie]:
 
 def order_ortools(problem: Problem, *, time_limit_s: float = 3.0) -> list[Visit]:
     """One tour from home over every flyable line, each line in its better direction."""
-    from ortools.constraint_solver import pywrapcp, routing_enums_pb2
-
     lines = problem.flyable
     if not lines:
         return []
@@ -214,37 +213,17 @@ def order_ortools(problem: Problem, *, time_limit_s: float = 3.0) -> list[Visit]
     entry_pt = pidx_a
     length = np.concatenate([[0.0], np.repeat(problem.lengths[lines], 2)])
     cost = d[np.ix_(exit_pt, entry_pt)] + length[None, :]
-    big = 10**9
+    big = UNREACHABLE
     cost_dm = np.where(np.isfinite(cost), np.rint(cost * 10), big).astype(np.int64)
     np.fill_diagonal(cost_dm, 0)
     cost_dm[:, 0] = np.where(np.isfinite(d[exit_pt, 0]), np.rint(d[exit_pt, 0] * 10), big)
 
-    manager = pywrapcp.RoutingIndexManager(len(pidx), 1, 0)
-    routing = pywrapcp.RoutingModel(manager)
-    cb = routing.RegisterTransitMatrix(cost_dm.tolist())
-    routing.SetArcCostEvaluatorOfAllVehicles(cb)
-    penalty = int(min(cost_dm[cost_dm < big].sum() + 1, 2**62))
-    for k in range(len(lines)):
-        routing.AddDisjunction(
-            [manager.NodeToIndex(1 + 2 * k), manager.NodeToIndex(2 + 2 * k)], penalty, 1
-        )
-    params = pywrapcp.DefaultRoutingSearchParameters()
-    params.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.PATH_CHEAPEST_ARC
-    params.local_search_metaheuristic = (
-        routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
-    )
-    params.time_limit.FromMilliseconds(max(100, int(time_limit_s * 1000)))
-    solution = routing.SolveWithParameters(params)
+    cost_dm = np.minimum(cost_dm, UNREACHABLE)
+    manager, routing, _ = either_way_model(cost_dm, len(lines), 1)
+    solution = routing.SolveWithParameters(guided_search(time_limit_s))
     if solution is None:
         raise RoutingError("OR-Tools found no tour over the lines")
-    tour: list[Visit] = []
-    index = routing.Start(0)
-    while not routing.IsEnd(index):
-        node = manager.IndexToNode(index)
-        if node:
-            k, back = divmod(node - 1, 2)
-            tour.append(Visit(lines[k], bool(back)))
-        index = solution.Value(routing.NextVar(index))
+    tour = [Visit(lines[k], back) for k, back in decode(manager, routing, solution, 0)]
     return tour
 
 
@@ -256,8 +235,6 @@ def improve_vrp(
     Starts from ``sorties`` (a feasible solution) and lets OR-Tools' guided local search move
     lines between sorties, reverse them and reorder them, under each battery's time budget.
     """
-    from ortools.constraint_solver import pywrapcp, routing_enums_pb2
-
     lines = problem.flyable
     if not lines or not sorties:
         return sorties
@@ -270,7 +247,7 @@ def improve_vrp(
     entry_pt = np.array([0] + [p for i in lines for p in (1 + 2 * i, 2 + 2 * i)])
     length = np.concatenate([[0.0], np.repeat(problem.lengths[lines], 2)])
     d = problem.transits.distance_m[np.ix_(exit_pt, entry_pt)]
-    big = 10**9
+    big = UNREACHABLE
     fin = np.isfinite(d)
     cost = np.where(fin, np.rint((d + length[None, :]) * 10), big).astype(np.int64)
     tsec = d / m.transit_speed_ms + length[None, :] / m.survey_speed_ms
@@ -280,23 +257,11 @@ def improve_vrp(
     np.fill_diagonal(time_ds, 0)
 
     n_vehicles = len(sorties) + 2
-    manager = pywrapcp.RoutingIndexManager(len(entry_pt), n_vehicles, 0)
-    routing = pywrapcp.RoutingModel(manager)
-    cb = routing.RegisterTransitMatrix(cost.tolist())
-    routing.SetArcCostEvaluatorOfAllVehicles(cb)
+    manager, routing, _ = either_way_model(np.minimum(cost, UNREACHABLE), len(lines), n_vehicles)
     tcb = routing.RegisterTransitMatrix(time_ds.tolist())
     capacity = int((m.budget_s - m.fixed_s) * 10)
     routing.AddDimension(tcb, 0, capacity, True, "time")
-    penalty = int(min(cost[cost < big].sum() + 1, 2**62))
-    for k in range(len(lines)):
-        routing.AddDisjunction(
-            [manager.NodeToIndex(1 + 2 * k), manager.NodeToIndex(2 + 2 * k)], penalty, 1
-        )
-    params = pywrapcp.DefaultRoutingSearchParameters()
-    params.local_search_metaheuristic = (
-        routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
-    )
-    params.time_limit.FromMilliseconds(max(100, int(time_limit_s * 1000)))
+    params = guided_search(time_limit_s, first_solution=False)
     routes = [[node_of[(v.line, v.reverse)] for v in s.visits] for s in sorties]
     routes += [[] for _ in range(n_vehicles - len(routes))]
     routing.CloseModelWithParameters(params)
@@ -308,12 +273,7 @@ def improve_vrp(
         return sorties
     out = []
     for veh in range(n_vehicles):
-        visits = []
-        index = solution.Value(routing.NextVar(routing.Start(veh)))
-        while not routing.IsEnd(index):
-            k, back = divmod(manager.IndexToNode(index) - 1, 2)
-            visits.append(Visit(lines[k], bool(back)))
-            index = solution.Value(routing.NextVar(index))
+        visits = [Visit(lines[k], back) for k, back in decode(manager, routing, solution, veh)]
         if visits:
             out.append(problem.sortie(visits))
     flown = sorted(v.line for s in out for v in s.visits)

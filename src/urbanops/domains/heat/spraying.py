@@ -20,6 +20,7 @@ from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 from shapely.geometry import LineString
 
+from urbanops.core.either_way import UNREACHABLE, decode, either_way_model, guided_search
 from urbanops.errors import ValidationError
 
 
@@ -67,8 +68,6 @@ def plan_spraying(
     time_limit_s: float = 3.0,
 ) -> SprayPlan:
     """Routes for ``trucks`` over the hottest ``share`` of the road length."""
-    from ortools.constraint_solver import pywrapcp, routing_enums_pb2
-
     if not (0 < share <= 1):
         raise ValidationError(f"--spray-share {share:g}: use (0, 1]")
     if not (1 <= trucks <= 100) or not (0 < tank_km <= 500):
@@ -109,31 +108,17 @@ def plan_spraying(
     entry = [depot] + [int(v) for k in selected for v in (a[k], b[k])]
     exit_ = [depot] + [int(v) for k in selected for v in (b[k], a[k])]
     seg_len = np.concatenate([[0.0], np.repeat(lengths[selected], 2)])
-    big = 10**9
+    big = UNREACHABLE
     cost = np.full((len(entry), len(entry)), big, dtype=np.int64)
     for i, e in enumerate(exit_):
         d = dist[row[e], entry]
         cost[i] = np.where(np.isfinite(d), np.rint((d + seg_len) * 10), big)
     np.fill_diagonal(cost, 0)
-    manager = pywrapcp.RoutingIndexManager(len(entry), trucks, 0)
-    routing = pywrapcp.RoutingModel(manager)
-    cb = routing.RegisterTransitMatrix(cost.tolist())
-    routing.SetArcCostEvaluatorOfAllVehicles(cb)
+    manager, routing, _ = either_way_model(cost, len(selected), trucks)
     spray = np.rint(seg_len).astype(int).tolist()
     scb = routing.RegisterUnaryTransitVector(spray)
     routing.AddDimension(scb, 0, int(tank_km * 1000), True, "spray")
-    penalty = int(min(cost[cost < big].sum() + 1, 2**60))
-    for k in range(len(selected)):
-        routing.AddDisjunction(
-            [manager.NodeToIndex(1 + 2 * k), manager.NodeToIndex(2 + 2 * k)], penalty, 1
-        )
-    params = pywrapcp.DefaultRoutingSearchParameters()
-    params.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.PATH_CHEAPEST_ARC
-    params.local_search_metaheuristic = (
-        routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
-    )
-    params.time_limit.FromMilliseconds(int(time_limit_s * 1000))
-    sol = routing.SolveWithParameters(params)
+    sol = routing.SolveWithParameters(guided_search(time_limit_s))
     if sol is None:
         raise ValidationError("OR-Tools found no spraying routes")
 
@@ -156,13 +141,10 @@ def plan_spraying(
 
     routes, done = [], set()
     for v in range(trucks):
-        idx = sol.Value(routing.NextVar(routing.Start(v)))
         here = depot
         pts: list[np.ndarray] = [nodes[depot][None, :]]
         sprayed, spray_m, drive_m = [], 0.0, 0.0
-        while not routing.IsEnd(idx):
-            node = manager.IndexToNode(idx)
-            k, back = divmod(node - 1, 2)
+        for k, back in decode(manager, routing, sol, v):
             seg = int(selected[k])
             start = int(b[seg] if back else a[seg])
             via = walk(here, start)
@@ -174,7 +156,6 @@ def plan_spraying(
             spray_m += float(lengths[seg])
             here = int(a[seg] if back else b[seg])
             done.add(seg)
-            idx = sol.Value(routing.NextVar(idx))
         if sprayed:
             via = walk(here, depot)
             pts.append(nodes[via[1:]])
