@@ -40,4 +40,10 @@ ALL: list[Domain] = [
     ),
     Domain("drone", cli="urbanops.domains.drone.cli:app"),
     Domain("heat", router="urbanops.domains.heat.api:router", cli="urbanops.domains.heat.cli:app"),
+    Domain(
+        "parking",
+        router="urbanops.domains.parking.api:router",
+        cli="urbanops.domains.parking.cli:app",
+        tables="urbanops.domains.parking.tables:parking_bays",
+    ),
 ]

@@ -1,0 +1,1 @@
+"""IoT shared parking: bays shared in time windows, reservations that never double-book."""

@@ -1,0 +1,72 @@
+"""``urbanops parking``: import and export bays as NGSI-LD."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from urbanops.errors import UrbanOpsError
+
+app = typer.Typer(help="IoT shared parking.", no_args_is_help=True)
+err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+
+
+def _fail(message: str) -> None:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(1)
+
+
+@app.command("import")
+def import_cmd(
+    ngsi_ld: Annotated[
+        Path, typer.Option("--ngsi-ld", help="A JSON array of ParkingSpot / OffStreetParking")
+    ],
+) -> None:
+    """Import (or update) bays and sites from NGSI-LD entities, all or nothing."""
+    from urbanops.domains.parking import service
+    from urbanops.settings import get_settings
+    from urbanops.storage.engine import make_engine, upgrade
+
+    try:
+        if not ngsi_ld.is_file():
+            raise UrbanOpsError(f"{ngsi_ld}: no such file")
+        if ngsi_ld.stat().st_size > 200 * 2**20:
+            raise UrbanOpsError(f"{ngsi_ld.name}: larger than 200 MB")
+        try:
+            data = json.loads(ngsi_ld.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise UrbanOpsError(f"{ngsi_ld.name}: not valid JSON ({exc})") from None
+        settings = get_settings()
+        upgrade(settings)
+        engine = make_engine(settings.sqlalchemy_url)
+        with engine.begin() as conn:
+            counts = service.import_entities(conn, data)
+        engine.dispose()
+    except UrbanOpsError as exc:
+        _fail(exc.detail)
+        return
+    out.print(f"imported {counts['bays']} bays and {counts['sites']} sites", highlight=False)
+
+
+@app.command("export")
+def export_cmd(
+    ngsi_ld: Annotated[Path, typer.Option("--ngsi-ld", help="Output file (JSON array)")],
+    key_values: Annotated[bool, typer.Option("--key-values", help="keyValues form")] = False,
+) -> None:
+    """Write every site and bay as NGSI-LD entities (FIWARE ParkingSpot, OffStreetParking)."""
+    from urbanops.domains.parking import service
+    from urbanops.settings import get_settings
+    from urbanops.storage.engine import make_engine
+
+    engine = make_engine(get_settings().sqlalchemy_url)
+    with engine.connect() as conn:
+        data = service.export_entities(conn, key_values=key_values)
+    engine.dispose()
+    ngsi_ld.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+    out.print(f"wrote {len(data)} entities to {ngsi_ld}", highlight=False)
