@@ -116,8 +116,9 @@ def availability(
     t0 = time.perf_counter()
     with engine.begin() as conn:
         rows = [
-            {"id": f"b{i}", "site_id": None, "name": f"bay {i}", "lon": 126.8 + rng.uniform(0, 0.35),
-             "lat": 37.45 + rng.uniform(0, 0.25), "owner": None, "tariff_krw_per_30min": 600,
+            {"id": f"b{i}", "site_id": None, "name": f"bay {i}",
+             "lon": 126.8 + rng.uniform(0, 0.35), "lat": 37.45 + rng.uniform(0, 0.25),
+             "owner": None, "tariff_krw_per_30min": 600,
              "owner_share_pct": 50, "windows": None, "closed_dates": None, "status": "free",
              "status_at": now, "datastream_id": None, "properties": None}
             for i in range(bays)
