@@ -90,9 +90,16 @@ def _every(stop: threading.Event, interval_s: float, task: Any, app: FastAPI, le
 
 def _check_staleness(app: FastAPI) -> None:
     from urbanops.core.alerting import evaluate_staleness
+    from urbanops.domains import ALL, load
 
     with app.state.engine.begin() as conn:
         evaluate_staleness(conn)
+    for domain in ALL:  # domains' own timed work (parking sessions from sensors...)
+        if domain.periodic:
+            try:
+                load(domain.periodic)(app.state.engine, app.state.settings)
+            except Exception:
+                log.exception("periodic work of %s failed", domain.name)
 
 
 def _deliver_webhooks(app: FastAPI) -> None:

@@ -28,6 +28,8 @@ class Domain:
     router: str | None = None
     cli: str | None = None
     tables: str | None = None
+    # ``"module:function"`` run with (engine, settings) on the background timer of ``serve``
+    periodic: str | None = None
     alert_rules: list[Any] = field(default_factory=list)
 
 
@@ -45,5 +47,6 @@ ALL: list[Domain] = [
         router="urbanops.domains.parking.api:router",
         cli="urbanops.domains.parking.cli:app",
         tables="urbanops.domains.parking.tables:parking_bays",
+        periodic="urbanops.domains.parking.sessions:periodic",
     ),
 ]

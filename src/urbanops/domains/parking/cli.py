@@ -70,3 +70,53 @@ def export_cmd(
     engine.dispose()
     ngsi_ld.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
     out.print(f"wrote {len(data)} entities to {ngsi_ld}", highlight=False)
+
+
+@app.command("process")
+def process_cmd(
+    debounce_s: Annotated[float, typer.Option("--debounce-s", min=0, max=3600)] = 60.0,
+) -> None:
+    """Apply new occupancy readings (sessions, charges, alerts) and check reservations (what
+    ``urbanops serve`` does on its timer), e.g. from cron."""
+    from urbanops.domains.parking.sessions import process
+    from urbanops.settings import get_settings
+    from urbanops.storage.engine import make_engine
+
+    engine = make_engine(get_settings().sqlalchemy_url)
+    counts = process(engine, debounce_s=debounce_s)
+    engine.dispose()
+    out.print(", ".join(f"{k} {v}" for k, v in counts.items()), highlight=False)
+
+
+@app.command("statement")
+def statement_cmd(
+    owner: Annotated[str, typer.Option("--owner", help="The owner's id")],
+    month: Annotated[str, typer.Option("--month", help="YYYY-MM (city time)")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """An owner's statement: each session's share and the month's total (KRW)."""
+    from rich.table import Table
+
+    from urbanops.domains.parking.sessions import statement
+    from urbanops.settings import get_settings
+    from urbanops.storage.engine import make_engine
+
+    settings = get_settings()
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        with engine.connect() as conn:
+            s = statement(conn, owner, month, tz=settings.city_timezone)
+    except UrbanOpsError as exc:
+        _fail(exc.detail)
+        return
+    finally:
+        engine.dispose()
+    if as_json:
+        out.print_json(json.dumps(s))
+        return
+    table = Table(title=f"{owner}, {month}: {s['sessions']} sessions, {s['total_krw']:,} KRW")
+    for col in ("time", "share KRW", "stay"):
+        table.add_column(col)
+    for line in s["lines"]:
+        table.add_row(line["at"][:16], f"{line['share_krw']:,}", line["memo"])
+    out.print(table)

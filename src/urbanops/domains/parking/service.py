@@ -113,6 +113,23 @@ def import_entities(conn: Connection, entities: Any) -> dict[str, int]:
                     f"entity {i} ({eid}): status {status!r} is not free, occupied, closed "
                     "or unknown"
                 )
+            ds = _value(e, "occupancyDatastream")
+            if ds is not None:
+                if not isinstance(ds, int) or isinstance(ds, bool):
+                    raise ValidationError(
+                        f"entity {i} ({eid}): occupancyDatastream is a datastream id"
+                    )
+                from urbanops.storage import tables as core_tables
+
+                if (
+                    conn.execute(
+                        select(core_tables.datastreams.c.id).where(
+                            core_tables.datastreams.c.id == ds
+                        )
+                    ).first()
+                    is None
+                ):
+                    raise ValidationError(f"entity {i} ({eid}): datastream {ds} does not exist")
             site = _value(e, "refParkingSite")
             if (
                 site is not None
@@ -138,6 +155,7 @@ def import_entities(conn: Connection, entities: Any) -> dict[str, int]:
                     "closed_dates": _dates(_value(e, "closedDates"), i),
                     "status": status,
                     "status_at": datetime.now(UTC),
+                    "datastream_id": ds,
                     "properties": {"category": _value(e, "category")},
                 },
             )

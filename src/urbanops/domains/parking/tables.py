@@ -58,3 +58,39 @@ parking_reservations = Table(
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("note", Text),
 )
+
+parking_sessions = Table(
+    "parking_sessions",
+    metadata,
+    _id(),
+    Column("bay_id", ForeignKey("parking_bays.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("start_at", UTCDateTime(), nullable=False),
+    Column("end_at", UTCDateTime()),
+    Column(
+        "reservation_id", ForeignKey("parking_reservations.id", ondelete="SET NULL"), index=True
+    ),
+    Column("charge_krw", Integer),
+)
+
+# Double-entry ledger: the entries of one ``txn`` sum to zero. Accounts: ``driver:r<id>`` (what a
+# reservation's driver owes), ``owner:<name>`` (the owner's share), ``platform`` (the rest).
+parking_ledger = Table(
+    "parking_ledger",
+    metadata,
+    _id(),
+    Column("txn", String(64), nullable=False, index=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("account", String(255), nullable=False, index=True),
+    Column("amount_krw", Integer, nullable=False),  # debit > 0, credit < 0
+    Column("memo", Text, nullable=False),
+    Column("session_id", ForeignKey("parking_sessions.id", ondelete="SET NULL")),
+)
+
+# Where the occupancy processing stands: the last observation id read, and per bay the state
+# a sensor has reported but that has not yet lasted the debounce time.
+parking_state = Table(
+    "parking_state",
+    metadata,
+    Column("key", String(255), primary_key=True),
+    Column("value", JSON, nullable=False),
+)
