@@ -133,3 +133,33 @@ def test_overstay(engine: Engine) -> None:
     with engine.connect() as conn:
         s = conn.execute(select(parking_sessions)).one()
         assert s.charge_krw == 2 * 600  # charged for the actual 55 minutes
+
+
+def test_refund_and_payout_keep_the_ledger_balanced(engine: Engine) -> None:
+    import pytest
+
+    from urbanops.errors import ConflictError, NotFoundError, ValidationError
+
+    ds = setup(engine, 2)
+    readings(engine, ds[0], [(0, 1), (1, 1), (60, 0), (61, 0)])
+    readings(engine, ds[1], [(0, 1), (1, 1), (30, 0), (31, 0)])
+    sessions.process(engine, now=T0 + timedelta(minutes=70))
+    with engine.connect() as conn:
+        sid = conn.execute(select(parking_sessions.c.id).order_by(parking_sessions.c.id)).first()[0]
+        owed = -sessions.account_balance(conn, "owner:owner-a")
+    assert owed == (2 * 600 + 1 * 600) // 2  # two stays, half to the owner
+    out = sessions.refund(engine, sid, reason="sensor fault", now=T0 + timedelta(hours=2))
+    assert out["refunded_krw"] == 2 * 600
+    with pytest.raises(ConflictError):
+        sessions.refund(engine, sid, reason="again")
+    with pytest.raises(ValidationError):
+        sessions.refund(engine, sid, reason=" ")
+    with pytest.raises(NotFoundError):
+        sessions.refund(engine, 99_999, reason="none")
+    paid = sessions.payout(engine, "owner-a", now=T0 + timedelta(hours=3))
+    assert paid["paid_krw"] == 300
+    assert sessions.payout(engine, "owner-a")["paid_krw"] == 0
+    with engine.connect() as conn:
+        assert sessions.ledger_balance(conn) == 0
+        assert sessions.account_balance(conn, "owner:owner-a") == 0
+        assert sessions.account_balance(conn, "payouts") == -300

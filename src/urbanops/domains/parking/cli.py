@@ -120,3 +120,37 @@ def statement_cmd(
     for line in s["lines"]:
         table.add_row(line["at"][:16], f"{line['share_krw']:,}", line["memo"])
     out.print(table)
+
+
+@app.command("payout")
+def payout_cmd(owner: Annotated[str, typer.Option("--owner", help="The owner's id")]) -> None:
+    """Pay an owner their accrued share (a balanced ledger transaction)."""
+    from urbanops.domains.parking.sessions import payout
+    from urbanops.settings import get_settings
+    from urbanops.storage.engine import make_engine
+
+    engine = make_engine(get_settings().sqlalchemy_url)
+    result = payout(engine, owner)
+    engine.dispose()
+    out.print(f"paid {result['paid_krw']:,} KRW to {owner}", highlight=False)
+
+
+@app.command("refund")
+def refund_cmd(
+    session: Annotated[int, typer.Option("--session", help="Session id", min=1)],
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the ledger)")],
+) -> None:
+    """Reverse a session's charge, once."""
+    from urbanops.domains.parking.sessions import refund
+    from urbanops.settings import get_settings
+    from urbanops.storage.engine import make_engine
+
+    engine = make_engine(get_settings().sqlalchemy_url)
+    try:
+        result = refund(engine, session, reason=reason)
+    except UrbanOpsError as exc:
+        _fail(exc.detail)
+        return
+    finally:
+        engine.dispose()
+    out.print(f"refunded {result['refunded_krw']:,} KRW for session {session}", highlight=False)

@@ -218,25 +218,13 @@ def _apply(conn: Connection, bay_id: str, at: datetime, state: str) -> tuple[int
             clear_alert(conn, rule, subject=f"bay:{bay_id}", note=f"bay free at {at.isoformat()}")
     if charge > 0:
         share = charge * bay.owner_share_pct // 100
-        txn = uuid.uuid4().hex
         memo = f"bay {bay_id} {open_session.start_at.isoformat()} - {at.isoformat()}"
         entries = [
             (payer, charge),
             (f"owner:{bay.owner or bay_id}", -share),
             ("platform", -(charge - share)),
         ]
-        for account, amount in entries:
-            if amount:
-                conn.execute(
-                    insert(parking_ledger).values(
-                        txn=txn,
-                        at=at,
-                        account=account,
-                        amount_krw=amount,
-                        memo=memo,
-                        session_id=open_session.id,
-                    )
-                )
+        _post(conn, entries, memo, at, open_session.id)
     return 0, 1, 0
 
 
@@ -318,3 +306,63 @@ def statement(
 def periodic(engine: Engine, settings: Any) -> dict[str, int]:
     """The timer hook of ``urbanops serve``: process new readings and check reservations."""
     return process(engine)
+
+
+def _post(conn: Connection, entries: list[tuple[str, int]], memo: str, at: datetime,
+          session_id: int | None = None) -> str:  # fmt: skip
+    """One balanced ledger transaction (refused if it does not sum to zero)."""
+    if sum(a for _, a in entries) != 0:
+        raise ValueError("unbalanced ledger transaction")
+    txn = uuid.uuid4().hex
+    for account, amount in entries:
+        if amount:
+            conn.execute(
+                insert(parking_ledger).values(
+                    txn=txn, at=at, account=account, amount_krw=amount, memo=memo,
+                    session_id=session_id,
+                )
+            )  # fmt: skip
+    return txn
+
+
+def account_balance(conn: Connection, account: str) -> int:
+    led = parking_ledger
+    return int(
+        conn.execute(
+            select(func.coalesce(func.sum(led.c.amount_krw), 0)).where(led.c.account == account)
+        ).scalar_one()
+    )
+
+
+def refund(
+    engine: Engine, session_id: int, *, reason: str, now: datetime | None = None
+) -> dict[str, Any]:
+    """Reverse a session's charge (a disputed stay, a faulty sensor): the driver's account is
+    credited, the owner's share and the platform's part debited back; once per session."""
+    from urbanops.errors import ConflictError, NotFoundError, ValidationError
+
+    if not reason.strip() or len(reason) > 500:
+        raise ValidationError("a refund needs a reason (at most 500 characters)", field="reason")
+    now = now or datetime.now(UTC)
+    led = parking_ledger
+    with engine.begin() as conn:
+        rows = conn.execute(select(led).where(led.c.session_id == session_id)).all()
+        if not rows:
+            raise NotFoundError(f"session {session_id} has no charge to refund")
+        if any(r.memo.startswith("refund") for r in rows):
+            raise ConflictError(f"session {session_id} was already refunded")
+        entries = [(r.account, -r.amount_krw) for r in rows]
+        txn = _post(conn, entries, f"refund: {reason.strip()}", now, session_id)
+        amount = sum(r.amount_krw for r in rows if r.amount_krw > 0)
+    return {"session_id": session_id, "txn": txn, "refunded_krw": amount}
+
+
+def payout(engine: Engine, owner: str, *, now: datetime | None = None) -> dict[str, Any]:
+    """Pay an owner what has accrued: their account back to zero against ``payouts``."""
+    now = now or datetime.now(UTC)
+    with engine.begin() as conn:
+        due = -account_balance(conn, f"owner:{owner}")  # credits are negative
+        if due <= 0:
+            return {"owner": owner, "paid_krw": 0, "txn": None}
+        txn = _post(conn, [(f"owner:{owner}", due), ("payouts", -due)], f"payout to {owner}", now)
+    return {"owner": owner, "paid_krw": due, "txn": txn}
