@@ -95,11 +95,71 @@ def concurrency(backend: str, url: str, tmp: Path, env: dict[str, str]) -> None:
         doubles += sum(1 for a, b in itertools.pairwise(spans) if a[1] > b[0])
     created, conflict = codes.count(201), codes.count(409)
     other = len(codes) - created - conflict
+    balance, charged = ledger_run(url, listed)
     print(
         f"{backend}: 500 concurrent requests in {wall:.1f} s: {created} created, {conflict} "
         f"refused (409), {other} other; reservations stored {len(listed)}; double bookings "
-        f"{doubles}"
+        f"{doubles}; every stored reservation then used by a car (sensor readings): "
+        f"{charged:,} KRW charged, ledger balance {balance} KRW"
     )
+
+
+OM_MEASUREMENT = "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Measurement"
+
+
+def ledger_run(url: str, listed: list[dict]) -> tuple[int, int]:
+    """Each reservation's car arrives 2 minutes after the start and leaves 3 before the end
+    (occupancy readings on the bay's datastream); sessions and charges follow."""
+    from sqlalchemy import select, update
+
+    from urbanops.core.sensing.observations import ObservationRow, write_observations
+    from urbanops.core.sensing.write import Writer
+    from urbanops.domains.parking import sessions
+    from urbanops.domains.parking.tables import parking_bays, parking_ledger
+    from urbanops.storage import tables as t
+
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        w = Writer(conn)
+        sensor = w.create("Sensors", {"name": "magnetometer", "encodingType": "text/plain",
+                                      "metadata": "occupancy"})  # fmt: skip
+        prop = w.create("ObservedProperties", {"name": "occupancy", "definition": "urn:occ"})
+        bays = conn.execute(select(parking_bays.c.id).order_by(parking_bays.c.id)).scalars().all()
+        for b in bays:
+            stream = {
+                "name": f"occupancy {b}",
+                "unitOfMeasurement": {"name": "", "symbol": "", "definition": ""},
+                "observationType": OM_MEASUREMENT,
+                "Sensor": {"@iot.id": sensor},
+                "ObservedProperty": {"@iot.id": prop},
+            }
+            thing = w.create("Things", {"name": f"sensor {b}", "Datastreams": [stream]})
+            ds = conn.execute(
+                select(t.datastreams.c.id).where(t.datastreams.c.thing_id == thing)
+            ).scalar_one()
+            conn.execute(
+                update(parking_bays).where(parking_bays.c.id == b).values(datastream_id=ds)
+            )
+        ds_of = dict(conn.execute(select(parking_bays.c.id, parking_bays.c.datastream_id)).all())
+        rows = []
+        for r in listed:
+            s = datetime.fromisoformat(r["start"].replace("Z", "+00:00"))
+            e = datetime.fromisoformat(r["end"].replace("Z", "+00:00"))
+            for dt, v in ((2, 1), (3, 1), (-3, 0), (-2, 0)):
+                at = (s if v else e) + timedelta(minutes=dt)
+                rows.append(
+                    ObservationRow(ds_of[r["bay_id"]], at, None, None, 0, float(v), None, None)
+                )
+        write_observations(conn, rows)
+    last = max(datetime.fromisoformat(r["end"].replace("Z", "+00:00")) for r in listed)
+    sessions.process(engine, now=last + timedelta(hours=1))
+    with engine.connect() as conn:
+        balance = sessions.ledger_balance(conn)
+        charged = sum(
+            a for a in conn.execute(select(parking_ledger.c.amount_krw)).scalars() if a > 0
+        )
+    engine.dispose()
+    return balance, charged
 
 
 def availability(
