@@ -79,3 +79,32 @@ def test_bad_import_writes_nothing(data_dir: Path, content: str, message: str) -
     out = data_dir / "out.json"
     CliRunner().invoke(app, ["parking", "export", "--ngsi-ld", str(out)])
     assert [e["id"] for e in json.loads(out.read_text())] == ["urn:ok"]
+
+
+def test_process_statement_payout_refund_commands(data_dir: Path) -> None:
+    from datetime import timedelta
+
+    from urbanops.settings import get_settings
+    from urbanops.storage.engine import make_engine, upgrade
+
+    from .test_sessions import T0, readings, setup
+
+    upgrade(get_settings())
+    engine = make_engine(get_settings().sqlalchemy_url)
+    ds = setup(engine, 1)
+    readings(engine, ds[0], [(-120, 1), (-119, 1), (-60, 0), (-59, 0)])  # an hour, ending about now
+    engine.dispose()
+    run = CliRunner().invoke
+    res = run(app, ["parking", "process"])
+    assert res.exit_code == 0 and "opened 1" in res.output and "closed 1" in res.output, res.output
+    month = (T0 - timedelta(hours=2)).astimezone().strftime("%Y-%m")
+    res = run(app, ["parking", "statement", "--owner", "owner-a", "--month", month, "--json"])
+    assert res.exit_code == 0, res.output
+    st = json.loads(res.output)
+    assert st["sessions"] == 1 and st["total_krw"] == 2 * 600 // 2
+    assert run(app, ["parking", "statement", "--owner", "x", "--month", "May"]).exit_code == 1
+    res = run(app, ["parking", "refund", "--session", "1", "--reason", "test"])
+    assert res.exit_code == 0 and "refunded 1,200 KRW" in res.output
+    assert run(app, ["parking", "refund", "--session", "1", "--reason", "again"]).exit_code == 1
+    res = run(app, ["parking", "payout", "--owner", "owner-a"])
+    assert res.exit_code == 0 and "paid 0 KRW" in res.output  # refunded before it was paid
