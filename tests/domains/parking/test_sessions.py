@@ -145,7 +145,9 @@ def test_refund_and_payout_keep_the_ledger_balanced(engine: Engine) -> None:
     readings(engine, ds[1], [(0, 1), (1, 1), (30, 0), (31, 0)])
     sessions.process(engine, now=T0 + timedelta(minutes=70))
     with engine.connect() as conn:
-        sid = conn.execute(select(parking_sessions.c.id).order_by(parking_sessions.c.id)).first()[0]
+        sid = conn.execute(
+            select(parking_sessions.c.id).where(parking_sessions.c.charge_krw == 2 * 600)
+        ).scalar_one()
         owed = -sessions.account_balance(conn, "owner:owner-a")
     assert owed == (2 * 600 + 1 * 600) // 2  # two stays, half to the owner
     out = sessions.refund(engine, sid, reason="sensor fault", now=T0 + timedelta(hours=2))
