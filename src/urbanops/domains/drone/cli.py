@@ -3,25 +3,18 @@
 from __future__ import annotations
 
 import json
-import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from urbanops.cli.common import err, out
+from urbanops.cli.common import fail as _fail
 from urbanops.errors import UrbanOpsError
 
 app = typer.Typer(help="Drone survey missions over the pipe network.", no_args_is_help=True)
-err = Console(stderr=True, soft_wrap=True)
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
-
-
-def _fail(message: str) -> None:
-    err.print(f"[red]error:[/red] {message}", highlight=False, markup=True)
-    raise typer.Exit(1)
 
 
 def _home(text: str) -> tuple[float, float, float]:

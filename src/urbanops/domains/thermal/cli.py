@@ -3,24 +3,17 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from urbanops.cli.common import err, out
+from urbanops.cli.common import fail as _fail
 from urbanops.errors import UrbanOpsError
 
 app = typer.Typer(help="Thermal inspection of district-heating pipes.", no_args_is_help=True)
-err = Console(stderr=True, soft_wrap=True)
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
-
-
-def _fail(message: str) -> None:
-    err.print(f"[red]error:[/red] {message}", highlight=False)
-    raise typer.Exit(1)
 
 
 @app.command("inspect")
