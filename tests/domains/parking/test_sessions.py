@@ -165,3 +165,18 @@ def test_refund_and_payout_keep_the_ledger_balanced(engine: Engine) -> None:
         assert sessions.ledger_balance(conn) == 0
         assert sessions.account_balance(conn, "owner:owner-a") == 0
         assert sessions.account_balance(conn, "payouts") == -300
+
+
+def test_serve_timer_runs_the_parking_processor(engine: Engine, settings: Any) -> None:
+    """The background timer of ``serve`` applies readings (domains' periodic work)."""
+    from urbanops.api.app import _check_staleness, create_app
+
+    ds = setup(engine, 1)
+    readings(engine, ds[0], [(-30, 1), (-29, 1)])
+    app = create_app(settings)
+    try:
+        _check_staleness(app)
+    finally:
+        app.state.engine.dispose()
+    with engine.connect() as conn:
+        assert conn.execute(select(parking_sessions)).first() is not None
