@@ -44,6 +44,11 @@ def test_heat_map_api_follows_new_observations(
     again = service.current_map(engine, settings.data_dir, cell_m=200)
     assert again["source"]["built_at"] == s["source"]["built_at"]
     assert client.get("/api/v1/heat/map").status_code == 401
+    adv = client.get("/api/v1/heat/advisories", headers=auth(keys["viewer"]))
+    assert adv.status_code == 200
+    districts = adv.json()["value"]
+    assert len(districts) >= 20 and {d["level"] for d in districts} <= {"", "advisory", "warning"}
+    assert all(d["date"] == "2026-07-30" for d in districts)
     r = client.get("/api/v1/heat/map", headers=auth(keys["viewer"]))
     assert r.status_code == 200, r.text
     body = r.json()

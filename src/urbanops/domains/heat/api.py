@@ -69,3 +69,29 @@ def legend(
     if layer not in LAYERS or not path.exists():
         raise NotFoundError(f"no legend for {layer!r}")
     return FileResponse(path, media_type="image/png")
+
+
+@router.get("/advisories", summary="KMA heat-wave level per district for the latest day")
+async def advisories(engine: EngineDep, settings: SettingsDep, principal: PrincipalDep) -> Response:
+    """Each district's level (``advisory``, ``warning`` or ``""``) on the latest day with data,
+    with its daily maximum apparent temperature (the dashboard's heat-wave indicator)."""
+    require_reader(principal, "heat advisories")
+    with engine.connect() as conn:
+        end, _ = service.latest_stamp(conn)
+    if end is None:
+        return json_response({"value": []})
+    levels = await run_in_threadpool(
+        service.district_levels, engine, end, tz=settings.city_timezone
+    )
+    latest = levels.sort_values("date").groupby("district").tail(1) if len(levels) else levels
+    value = [
+        {
+            "zone_id": int(r.district),
+            "name": r.name,
+            "date": str(r.date),
+            "max_apparent_c": round(float(r.max_apparent_c), 2),
+            "level": r.level,
+        }
+        for r in latest.sort_values("district").itertuples()
+    ]
+    return json_response({"value": value})
