@@ -18,7 +18,6 @@ import argparse
 import itertools
 import random
 import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -27,10 +26,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from common import LiveServer, PostgresCluster, machine, percentile  # noqa: E402
+from common import LiveServer, backend_database, machine, percentile  # noqa: E402
 from urbanops.core.keys import create_key  # noqa: E402
-from urbanops.settings import Settings  # noqa: E402
-from urbanops.storage.engine import make_engine, upgrade  # noqa: E402
+from urbanops.storage.engine import make_engine  # noqa: E402
 
 
 def spots(n: int, rng: random.Random, *, spread_deg: float) -> list[dict]:
@@ -232,26 +230,11 @@ def main() -> None:
     print(machine())
     for backend in ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]:
         for part in ("concurrency", "availability"):
-            tmp = Path(tempfile.mkdtemp(prefix="uo-bench-park-"))
-            cluster = None
-            env: dict[str, str] = {}
-            if backend == "postgresql":
-                cluster = PostgresCluster()
-                url = cluster.create_database("bench_park")
-                env["URBANOPS_DATABASE_URL"] = url
-                settings = Settings(database_url=url, data_dir=tmp)
-            else:
-                settings = Settings(data_dir=tmp)
-                url = settings.sqlalchemy_url
-            try:
-                upgrade(settings)
+            with backend_database(backend, "bench_park", "uo-bench-park-") as (_s, url, env, tmp):
                 if part == "concurrency":
                     concurrency(backend, url, tmp, env)
                 else:
                     availability(backend, url, bays=args.bays, reservations=args.reservations)
-            finally:
-                if cluster is not None:
-                    cluster.stop()
 
 
 if __name__ == "__main__":

@@ -21,17 +21,14 @@ from __future__ import annotations
 import argparse
 import random
 import sqlite3
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 
-from common import LiveServer, PostgresCluster, machine, percentile, timed
+from common import LiveServer, backend_database, machine, percentile, timed
 from urbanops.core.keys import create_key
-from urbanops.settings import Settings
-from urbanops.storage.engine import make_engine, upgrade
+from urbanops.storage.engine import make_engine
 
 T0 = datetime(2024, 7, 1, tzinfo=UTC)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -211,19 +208,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=30)
     args = parser.parse_args()
     print(f"machine: {machine()}")
-    tmp = Path(tempfile.mkdtemp(prefix="uo-bench-q-"))
-    cluster = None
-    env = {}
-    if args.backend == "postgresql":
-        cluster = PostgresCluster()
-        url = cluster.create_database("bench_q")
-        env["URBANOPS_DATABASE_URL"] = url
-        settings = Settings(database_url=url, data_dir=tmp)
-    else:
-        settings = Settings(data_dir=tmp)
-        url = settings.sqlalchemy_url
-    try:
-        upgrade(settings)
+    with backend_database(args.backend, "bench_q", "uo-bench-q-") as (_s, url, env, tmp):
         ids, fast, key = build(url, args.scale)
         server = LiveServer(tmp, env=env)
         try:
@@ -231,9 +216,6 @@ def main() -> None:
             measure(server.url, key, ids, fast, url, args.repeat)
         finally:
             server.stop()
-    finally:
-        if cluster is not None:
-            cluster.stop()
 
 
 if __name__ == "__main__":

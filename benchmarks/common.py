@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ from tests.conftest import LiveServer, PostgresCluster, free_port  # noqa: E402
 __all__ = [
     "LiveServer",
     "PostgresCluster",
+    "backend_database",
     "free_port",
     "machine",
     "mqtt_connect",
@@ -57,6 +60,35 @@ def _pg_version() -> str:
         return "no PostgreSQL"
     out = subprocess.run([bins[-1], "--version"], capture_output=True, text=True).stdout
     return out.strip().replace("postgres (PostgreSQL)", "PostgreSQL")
+
+
+@contextlib.contextmanager
+def backend_database(backend: str, name: str, prefix: str = "uo-bench-") -> Iterator[Any]:
+    """A fresh, migrated database for a benchmark: ``(settings, url, env, data_dir)``.
+
+    ``backend`` is ``"sqlite"`` (a file in a new data folder) or ``"postgresql"`` (a
+    throwaway cluster, stopped afterwards); ``env`` points a ``LiveServer`` at it.
+    """
+    from urbanops.settings import Settings
+    from urbanops.storage.engine import upgrade
+
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    cluster = None
+    env: dict[str, str] = {}
+    try:
+        if backend == "postgresql":
+            cluster = PostgresCluster()
+            url = cluster.create_database(name)
+            env["URBANOPS_DATABASE_URL"] = url
+            settings = Settings(database_url=url, data_dir=tmp)
+        else:
+            settings = Settings(data_dir=tmp)
+            url = settings.sqlalchemy_url
+        upgrade(settings)
+        yield settings, url, env, tmp
+    finally:
+        if cluster is not None:
+            cluster.stop()
 
 
 def percentile(values: list[float], q: float) -> float:

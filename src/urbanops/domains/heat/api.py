@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Path
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse, Response
@@ -33,42 +35,51 @@ async def current_map(
     return json_response(s)
 
 
-@router.get("/map/{layer}.tif", summary="A layer of the current map as GeoTIFF")
-def map_layer(
-    settings: SettingsDep, principal: PrincipalDep, layer: str = Path(..., pattern="^[a-z_]{1,20}$")
+LAYER = Path(..., pattern="^[a-z_]{1,20}$")
+
+
+def _current_file(
+    data_dir: Any, layer: str, relative: str, media_type: str, missing: str, **kw: Any
 ) -> Response:
-    require_reader(principal, "the heat map")
-    path = service.current_dir(settings.data_dir) / f"{layer}.tif"
+    """A file of the current map, or a 404 problem (unknown layer or not built)."""
+    path = service.current_dir(data_dir) / relative
     if layer not in LAYERS or not path.exists():
-        raise NotFoundError(f"no layer {layer!r} in the current map (GET /api/v1/heat/map first)")
-    return FileResponse(path, media_type="image/tiff", filename=f"{layer}.tif")
+        raise NotFoundError(missing)
+    return FileResponse(path, media_type=media_type, **kw)
+
+
+@router.get("/map/{layer}.tif", summary="A layer of the current map as GeoTIFF")
+def map_layer(settings: SettingsDep, principal: PrincipalDep, layer: str = LAYER) -> Response:
+    require_reader(principal, "the heat map")
+    return _current_file(
+        settings.data_dir, layer, f"{layer}.tif", "image/tiff",
+        f"no layer {layer!r} in the current map (GET /api/v1/heat/map first)",
+        filename=f"{layer}.tif",
+    )  # fmt: skip
 
 
 @router.get("/tiles/{layer}/{z}/{x}/{y}.png", summary="An XYZ tile of the current map")
 def tile(
     settings: SettingsDep,
     principal: PrincipalDep,
-    layer: str = Path(..., pattern="^[a-z_]{1,20}$"),
+    layer: str = LAYER,
     z: int = Path(..., ge=0, le=22),
     x: int = Path(..., ge=0, le=2**22),
     y: int = Path(..., ge=0, le=2**22),
 ) -> Response:
     require_reader(principal, "the heat map")
-    path = service.current_dir(settings.data_dir) / "tiles" / layer / str(z) / str(x) / f"{y}.png"
-    if layer not in LAYERS or not path.exists():
-        raise NotFoundError(f"no tile {layer}/{z}/{x}/{y} in the current map")
-    return FileResponse(path, media_type="image/png")
+    return _current_file(
+        settings.data_dir, layer, f"tiles/{layer}/{z}/{x}/{y}.png", "image/png",
+        f"no tile {layer}/{z}/{x}/{y} in the current map",
+    )  # fmt: skip
 
 
 @router.get("/legend/{layer}.png", summary="The colour scale of a layer's tiles")
-def legend(
-    settings: SettingsDep, principal: PrincipalDep, layer: str = Path(..., pattern="^[a-z_]{1,20}$")
-) -> Response:
+def legend(settings: SettingsDep, principal: PrincipalDep, layer: str = LAYER) -> Response:
     require_reader(principal, "the heat map")
-    path = service.current_dir(settings.data_dir) / f"legend_{layer}.png"
-    if layer not in LAYERS or not path.exists():
-        raise NotFoundError(f"no legend for {layer!r}")
-    return FileResponse(path, media_type="image/png")
+    return _current_file(
+        settings.data_dir, layer, f"legend_{layer}.png", "image/png", f"no legend for {layer!r}"
+    )
 
 
 @router.get("/advisories", summary="KMA heat-wave level per district for the latest day")
