@@ -49,4 +49,5 @@ ALL: list[Domain] = [
         tables="urbanops.domains.parking.tables:parking_bays",
         periodic="urbanops.domains.parking.sessions:periodic",
     ),
+    Domain("taxi", cli="urbanops.domains.taxi.cli:app"),
 ]

@@ -1,0 +1,1 @@
+"""Public taxi dispatch: road graph and ETAs, binding batch matching, simulator."""
