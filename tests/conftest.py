@@ -37,7 +37,7 @@ hyp_settings.register_profile("ci", derandomize=True, print_blob=True)
 hyp_settings.register_profile("dev", print_blob=True)
 hyp_settings.load_profile("ci" if REQUIRE else "dev")
 #: In-process apps in tests run no background timers; tests call the timed work themselves.
-QUIET = {"alert_check_interval_s": 0, "webhook_interval_s": 0}
+QUIET = {"alert_check_interval_s": 0, "webhook_interval_s": 0, "taxi_batch_s": 0}
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 

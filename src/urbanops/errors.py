@@ -67,3 +67,10 @@ class PayloadTooLargeError(UrbanOpsError, ValueError):
 
     status = 413
     title = "Payload too large"
+
+
+class UnavailableError(UrbanOpsError, RuntimeError):
+    """A service that is not configured or not ready here (HTTP 503)."""
+
+    status = 503
+    title = "Service unavailable"

@@ -78,6 +78,17 @@ class Settings(BaseSettings):
         description="Dask scheduler (tcp://host:8786) for heavy batch work such as mosaic "
         "inspections; unset: a local thread pool",
     )
+    taxi_network: Path | None = Field(
+        default=None,
+        description="Road network of taxi dispatch (.osm.pbf, .osm, .graphml); unset: "
+        "<data_dir>/taxi/network.graphml if the demo wrote one",
+    )
+    taxi_batch_s: float = Field(
+        default=5.0, ge=0, le=120, description="Seconds between dispatch batches (0: never)"
+    )
+    taxi_max_pickup_s: float = Field(
+        default=600.0, ge=30, le=3600, description="No cab farther than this is sent (s)"
+    )
     max_future_skew_s: int = Field(
         default=600, ge=0, description="Readings stamped further in the future are refused"
     )

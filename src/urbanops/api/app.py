@@ -58,6 +58,19 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
                 daemon=True,
             )
         )
+    from urbanops.domains import ALL, load
+
+    for domain in ALL:  # domains' fast timers (the taxi dispatcher's batches)
+        interval = getattr(settings, domain.tick_interval or "", 0) if domain.tick else 0
+        if interval and interval > 0:
+            threads.append(
+                threading.Thread(
+                    target=_every,
+                    args=(stop, interval, _domain_tick(load(domain.tick), domain.name), app, lease),
+                    name=f"urbanops-{domain.name}",
+                    daemon=True,
+                )
+            )
     for thread in threads:
         thread.start()
     publisher = app.state.stored_publisher
@@ -100,6 +113,16 @@ def _check_staleness(app: FastAPI) -> None:
                 load(domain.periodic)(app.state.engine, app.state.settings)
             except Exception:
                 log.exception("periodic work of %s failed", domain.name)
+
+
+def _domain_tick(function: Any, name: str) -> Any:
+    """A timer task that runs a domain's ``tick(engine, settings)``."""
+
+    def task(app: FastAPI) -> None:
+        function(app.state.engine, app.state.settings)
+
+    task.__name__ = f"{name}_tick"
+    return task
 
 
 def _deliver_webhooks(app: FastAPI) -> None:

@@ -30,6 +30,9 @@ class Domain:
     tables: str | None = None
     # ``"module:function"`` run with (engine, settings) on the background timer of ``serve``
     periodic: str | None = None
+    # ``"module:function"`` run with (engine, settings) every ``settings.<tick_interval>`` s
+    tick: str | None = None
+    tick_interval: str | None = None
     alert_rules: list[Any] = field(default_factory=list)
 
 
@@ -49,5 +52,12 @@ ALL: list[Domain] = [
         tables="urbanops.domains.parking.tables:parking_bays",
         periodic="urbanops.domains.parking.sessions:periodic",
     ),
-    Domain("taxi", cli="urbanops.domains.taxi.cli:app"),
+    Domain(
+        "taxi",
+        router="urbanops.domains.taxi.api:router",
+        cli="urbanops.domains.taxi.cli:app",
+        tables="urbanops.domains.taxi.tables:taxi_vehicles",
+        tick="urbanops.domains.taxi.service:tick",
+        tick_interval="taxi_batch_s",
+    ),
 ]

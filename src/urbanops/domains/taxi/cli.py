@@ -136,6 +136,10 @@ def demand_cmd(
         "2026-07-01"
     ),
     wheelchair_share: Annotated[float, typer.Option("--wheelchair-share")] = 0.01,
+    network: Annotated[
+        Path | None,
+        typer.Option("--network", help="Keep only places within 150 m of this road network"),
+    ] = None,
     seed: Annotated[int, typer.Option("--seed")] = 0,
 ) -> None:
     """Build a day of requests: times and distances from real taxi trips, places from real stops."""
@@ -154,9 +158,19 @@ def demand_cmd(
                 chunks.append(demand.places_from_osm(path))
             else:
                 chunks.append(demand.read_places(path))
+        spots = np.concatenate(chunks)
+        if network is not None:
+            from urbanops.domains.taxi.eta import MAX_SNAP_M
+
+            with _bar() as progress:
+                model = _model(network, None, progress)
+            _, dist = model.snap_xy(*model.to_xy(spots[:, 0], spots[:, 1]))
+            spots = spots[dist <= MAX_SNAP_M]
+            if spots.shape[0] < 2:
+                raise UrbanOpsError(f"fewer than two places lie on the network {network.name}")
         trips = demand.generate_trips(
             demand.read_profile(profile),
-            np.concatenate(chunks),
+            spots,
             count=count,
             day=when,
             wheelchair_share=wheelchair_share,
