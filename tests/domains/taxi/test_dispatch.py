@@ -67,8 +67,8 @@ def test_batch_beats_first_come_first_served_on_a_crossing() -> None:
         vehicle=np.array([0, 1, 0]),
         eta_s=np.array([60.0, 90.0, 70.0], dtype=np.float32),
     )
-    rb, vb, eb = match_batch(cand, 2, 2, options=OPTS)
-    rg, vg, eg = match_greedy(cand, 2, 2, options=OPTS)
+    rb, _, eb = match_batch(cand, 2, 2, options=OPTS)
+    rg, vg, _ = match_greedy(cand, 2, 2, options=OPTS)
     assert rb.size == 2 and eb.sum() == pytest.approx(160.0)
     assert rg.size == 1 and vg.tolist() == [0]  # rider 1 left waiting
 

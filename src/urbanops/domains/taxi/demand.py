@@ -90,9 +90,9 @@ def read_profile(path: Path | str) -> DemandProfile:
         raise ValidationError(f"{path.name}: fewer than 100 usable trips")
     when, miles = when[ok], miles[ok]
     weights = np.zeros((7, 24))
-    np.add.at(weights, (when.dt.weekday.to_numpy(), when.dt.hour.to_numpy()), 1.0)
+    np.add.at(weights, (when.dt.day_of_week.to_numpy(), when.dt.hour.to_numpy()), 1.0)
     # Days of the week seen less often in the sample count per occurrence, not per trip.
-    days = when.dt.normalize().groupby(when.dt.weekday).nunique()
+    days = when.dt.normalize().groupby(when.dt.day_of_week).nunique()
     for wd, n_days in days.items():
         weights[int(wd)] /= max(1, int(n_days))
     return DemandProfile(weights=weights, distances_m=miles.to_numpy() * 1609.344)
