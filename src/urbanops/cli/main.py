@@ -251,6 +251,11 @@ def demo_load(
     except UrbanOpsError as exc:
         _fail(exc.detail)
     out.print(summary)
+    from urbanops.demo.load import write_demo_taxi_network
+
+    written = write_demo_taxi_network(settings.data_dir)
+    if written is not None:
+        out.print(f"taxi dispatch network (generated street grid of Bundang): {written}")
 
 
 @ingest_app.command("mqtt")

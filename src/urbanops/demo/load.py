@@ -22,6 +22,7 @@ import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -293,3 +294,24 @@ def load_demo(
         f"demo city loaded: {len(districts['features'])} districts, {len(sensors)} sensors, "
         f"{total:,} observations from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC"
     )
+
+
+#: Central Bundang (Seongnam), where the demo's taxi dispatch runs: (west, south, east, north).
+DEMO_TAXI_BOUNDS = (127.095, 37.345, 127.135, 37.395)
+
+
+def write_demo_taxi_network(data_dir: Path) -> Path | None:
+    """Write ``<data_dir>/taxi/network.graphml`` (a generated street grid over central Bundang)
+    unless a network is there already; taxi dispatch uses it when ``URBANOPS_TAXI_NETWORK`` is
+    unset. It is a generated grid, not Bundang's streets (no OSM extract ships offline)."""
+    from urbanops.domains.taxi.network import write_graphml
+    from urbanops.domains.taxi.synthetic import generate_city
+
+    path = Path(data_dir) / "taxi" / "network.graphml"
+    if path.exists():
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    write_graphml(generate_city(DEMO_TAXI_BOUNDS, spacing_m=250, seed=7), tmp)
+    tmp.replace(path)
+    return path

@@ -316,3 +316,24 @@ def test_a_stale_change_loses_the_race(engine: Any, settings: Settings, pbf: Pat
     with engine.connect() as conn:
         row = conn.execute(select(taxi_vehicles).where(taxi_vehicles.c.id == "R")).first()
     assert row is not None and row.state == "idle" and row.version == stale.version + 1
+
+
+def test_serve_dispatches_on_its_timer(
+    settings: Settings, pbf: Path, keys: dict[str, str], model: EtaModel
+) -> None:
+    """With ``URBANOPS_TAXI_BATCH_S`` set, serve matches requests without being asked."""
+    import time
+
+    app = create_app(settings.model_copy(update={"taxi_network": pbf, "taxi_batch_s": 0.2}))
+    with TestClient(app) as c:
+        _cab(c, keys, model, "T", 100)
+        rid = _ride(c, keys, model, 120, 900)
+        deadline = time.monotonic() + 10
+        status = "requested"
+        while status == "requested" and time.monotonic() < deadline:
+            time.sleep(0.1)
+            status = c.get(f"{BASE}/requests/{rid}", headers=auth(keys["operator"])).json()[
+                "status"
+            ]
+    app.state.engine.dispose()
+    assert status == "matched"

@@ -168,3 +168,20 @@ def test_maxspeed_parsing() -> None:
     assert parse_maxspeed_kmh("30 mph") == pytest.approx(48.28, abs=0.01)
     assert parse_maxspeed_kmh("signals") is None
     assert parse_maxspeed_kmh(None) is None
+
+
+def test_demo_writes_a_network_that_dispatch_finds(tmp_path: Path) -> None:
+    from urbanops.demo.load import write_demo_taxi_network
+    from urbanops.domains.taxi.service import get_model, network_path
+    from urbanops.settings import Settings
+
+    settings = Settings(data_dir=tmp_path)
+    assert network_path(settings) is None
+    path = write_demo_taxi_network(tmp_path)
+    assert path is not None and path.is_file()
+    assert write_demo_taxi_network(tmp_path) is None  # never overwritten
+    assert network_path(settings) == path
+    model = get_model(settings)
+    assert 300 < model.n_junctions < 5000
+    west, south, east, north = model.network.bounds()
+    assert 127.09 < west < east < 127.14 and 37.34 < south < north < 37.40

@@ -42,11 +42,17 @@ class DispatchOptions:
         Candidate cabs per request (by driving time).
     priority_bonus_s
         Pickup seconds a priority request counts less (it wins close contests).
+    age_weight
+        Pickup seconds a request counts less per second it has waited, so that a rider far
+        from every cab is not passed over batch after batch by riders who are easier to serve.
+        Off by default: the objective is the total pickup time (docs/benchmarks.md shows the
+        trade: fewer unserved riders, longer mean waits).
     """
 
     max_pickup_s: float = 600.0
     k: int = 8
     priority_bonus_s: float = 120.0
+    age_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if not 30 <= self.max_pickup_s <= 3600:
@@ -55,6 +61,8 @@ class DispatchOptions:
             raise ValidationError("k must be 1-64")
         if not 0 <= self.priority_bonus_s <= 1800:
             raise ValidationError("priority_bonus_s must be 0-1800 s")
+        if not 0 <= self.age_weight <= 10:
+            raise ValidationError("age_weight must be 0-10")
 
 
 @dataclass
@@ -126,11 +134,16 @@ def _costs(
     options: DispatchOptions,
     req_priority: np.ndarray | None,
     veh_idle_s: np.ndarray | None,
+    req_waited_s: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Pickup seconds, less the priority bonus, less a tie-break under one second for idle time."""
+    """Pickup seconds, less the priority bonus and the waiting credit, less a tie-break under
+    one second for the cab's idle time."""
     cost = cand.eta_s.astype(np.float64)
     if req_priority is not None:
         cost -= options.priority_bonus_s * np.asarray(req_priority, bool)[cand.request]
+    if req_waited_s is not None:
+        waited = np.clip(np.asarray(req_waited_s, float), 0, 3600)
+        cost -= options.age_weight * waited[cand.request]
     if veh_idle_s is not None:
         cost -= np.clip(np.asarray(veh_idle_s, float)[cand.vehicle], 0, 3600) / 3600 * 0.9
     return cost
@@ -144,20 +157,21 @@ def match_batch(
     options: DispatchOptions,
     req_priority: np.ndarray | None = None,
     veh_idle_s: np.ndarray | None = None,
+    req_waited_s: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Optimal assignment of a batch: ``(request, vehicle, eta_s)`` of the matched pairs.
 
-    As many requests as possible are matched, then the total (priority-adjusted) pickup time is
-    the smallest possible.
+    As many requests as possible are matched, then the total adjusted pickup time (less the
+    priority bonus and ``age_weight`` x seconds waited) is the smallest possible.
     """
     if cand.request.size == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float32)
-    cost = _costs(cand, options, req_priority, veh_idle_s)
+    cost = _costs(cand, options, req_priority, veh_idle_s, req_waited_s)
     # Shift to strictly positive weights (zeros would read as missing edges); the unassigned
     # column costs more than any real pair, so serving a request always beats leaving it.
-    base = options.priority_bonus_s + 2.0
-    weight = cost + base
-    unassigned = float(weight.max()) * 4 + 1.0
+    weight = cost - float(cost.min()) + 1.0
+    # Dearer than any matching one pair larger: the number served comes first, exactly.
+    unassigned = float(weight.max()) * (min(n_req, n_veh) + 1) + 1.0
     rows = np.concatenate([cand.request, np.arange(n_req)])
     cols = np.concatenate([cand.vehicle, n_veh + np.arange(n_req)])
     data = np.concatenate([weight, np.full(n_req, unassigned)])
@@ -181,8 +195,11 @@ def match_greedy(
     req_order: np.ndarray | None = None,
     req_priority: np.ndarray | None = None,
     veh_idle_s: np.ndarray | None = None,
+    req_waited_s: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """First come, first served: each request in ``req_order`` takes its nearest free cab."""
+    """First come, first served: each request in ``req_order`` takes its nearest free cab
+    (``req_waited_s`` is accepted for symmetry with :func:`match_batch`; arrival order already
+    serves the longest-waiting first)."""
     if cand.request.size == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float32)
     cost = _costs(cand, options, None, veh_idle_s)

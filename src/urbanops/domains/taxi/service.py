@@ -607,6 +607,7 @@ def dispatch_round(
             options=options,
             req_priority=np.array([r.priority for r in reqs]),
             veh_idle_s=idle_s,
+            req_waited_s=np.array([(now - r.requested_at).total_seconds() for r in reqs]),
         )
         matched = 0
         for i, j, e in zip(r_idx.tolist(), v_idx.tolist(), eta.tolist(), strict=True):

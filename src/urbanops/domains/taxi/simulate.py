@@ -337,6 +337,7 @@ def simulate(
                     "options": options,
                     "req_priority": priority[open_idx],
                     "veh_idle_s": t - idle_since[idle],
+                    "req_waited_s": t - trips.time_s[open_idx],
                 }
                 if policy == "batch":
                     r, v, eta = match_batch(cand, open_idx.size, idle.size, **kwargs)
