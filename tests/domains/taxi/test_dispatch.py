@@ -149,3 +149,18 @@ def test_empty_inputs() -> None:
 def test_options_are_bounded(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValidationError):
         DispatchOptions(**kwargs)  # type: ignore[arg-type]
+
+
+def test_a_long_wait_earns_a_contested_cab() -> None:
+    """The waiting credit: a rider passed over for minutes wins against a fresh, closer one."""
+    cand = Candidates(
+        request=np.array([0, 1]),
+        vehicle=np.array([0, 0]),
+        eta_s=np.array([300.0, 100.0], dtype=np.float32),
+    )
+    waited = np.array([400.0, 0.0])
+    r, _, _ = match_batch(cand, 2, 1, options=OPTS, req_waited_s=waited)
+    assert r.tolist() == [0]
+    pure = DispatchOptions(age_weight=0.0)
+    r, _, _ = match_batch(cand, 2, 1, options=pure, req_waited_s=waited)
+    assert r.tolist() == [1]

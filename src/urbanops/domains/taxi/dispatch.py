@@ -45,14 +45,14 @@ class DispatchOptions:
     age_weight
         Pickup seconds a request counts less per second it has waited, so that a rider far
         from every cab is not passed over batch after batch by riders who are easier to serve.
-        Off by default: the objective is the total pickup time (docs/benchmarks.md shows the
-        trade: fewer unserved riders, longer mean waits).
+        At 1 (the default), on a replayed day, the unserved share falls from 1.2 % to 0.3 %
+        for a 3.6 % longer mean wait (docs/benchmarks.md); 0 minimises pure pickup time.
     """
 
     max_pickup_s: float = 600.0
     k: int = 8
     priority_bonus_s: float = 120.0
-    age_weight: float = 0.0
+    age_weight: float = 1.0
 
     def __post_init__(self) -> None:
         if not 30 <= self.max_pickup_s <= 3600:
