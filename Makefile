@@ -55,6 +55,10 @@ bench: $(VENV)/.installed-dev services
 	$(BIN)/python benchmarks/bench_alerts.py
 	$(BIN)/python benchmarks/bench_thermal.py
 	$(BIN)/python benchmarks/bench_frames.py
+	$(BIN)/python benchmarks/bench_drone.py
+	$(BIN)/python benchmarks/bench_heat.py
+	$(BIN)/python benchmarks/bench_parking.py
+	$(BIN)/python benchmarks/bench_taxi.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

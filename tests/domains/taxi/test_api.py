@@ -337,3 +337,16 @@ def test_serve_dispatches_on_its_timer(
             ]
     app.state.engine.dispose()
     assert status == "matched"
+
+
+def test_list_cabs_by_state(taxi: TestClient, keys: dict[str, str], model: EtaModel) -> None:
+    _cab(taxi, keys, model, "L1", 100)
+    _cab(taxi, keys, model, "L2", 1400)
+    rid = _ride(taxi, keys, model, 110, 900)
+    _dispatch(taxi, keys)
+    view = auth(keys["viewer"])
+    every = taxi.get(f"{BASE}/vehicles", headers=view).json()
+    assert every["count"] == 2
+    busy = taxi.get(f"{BASE}/vehicles", params={"state": "en_route"}, headers=view).json()
+    assert busy["count"] == 1 and busy["value"][0]["request"]["id"] == rid
+    assert taxi.get(f"{BASE}/vehicles", params={"state": "asleep"}, headers=view).status_code == 400

@@ -66,15 +66,8 @@ def list_vehicles(
     require_reader(principal, "the cabs")
     if state is not None and state not in service.VEHICLE_STATES:
         raise ValidationError(f"state: one of {', '.join(service.VEHICLE_STATES)}", field="state")
-    from sqlalchemy import select
-
-    from urbanops.domains.taxi.tables import taxi_vehicles
-
     with engine.connect() as conn:
-        query = select(taxi_vehicles.c.id).order_by(taxi_vehicles.c.id).limit(100_000)
-        if state is not None:
-            query = query.where(taxi_vehicles.c.state == state)
-        views = [service.vehicle_view(conn, vid) for vid in conn.execute(query).scalars()]
+        views = service.list_vehicles(conn, state)
     return json_response({"value": views, "count": len(views)})
 
 

@@ -272,10 +272,23 @@ def set_vehicle_state(conn: Connection, row: Any, body: dict[str, Any]) -> dict[
     return vehicle_view(conn, row.id)
 
 
-def vehicle_view(conn: Connection, vid: str, model: EtaModel | None = None) -> dict[str, Any]:
-    """The driver's view: state, position and the ride in hand (with the pickup ETA)."""
-    row = _vehicle(conn, vid)
-    view: dict[str, Any] = {
+def list_vehicles(conn: Connection, state: str | None = None) -> list[dict[str, Any]]:
+    """Every cab (optionally in one state) with its ride, in two queries."""
+    query = select(taxi_vehicles).order_by(taxi_vehicles.c.id).limit(100_000)
+    if state is not None:
+        query = query.where(taxi_vehicles.c.state == state)
+    rows = list(conn.execute(query))
+    ids = [r.request_id for r in rows if r.request_id is not None]
+    rides: dict[int, Any] = {}
+    for start in range(0, len(ids), 1000):
+        chunk = ids[start : start + 1000]
+        for req in conn.execute(select(taxi_requests).where(taxi_requests.c.id.in_(chunk))):
+            rides[req.id] = req
+    return [_vehicle_dict(r, rides.get(r.request_id)) for r in rows]
+
+
+def _vehicle_dict(row: Any, req: Any | None) -> dict[str, Any]:
+    return {
         "id": row.id,
         "state": row.state,
         "accessible": row.accessible,
@@ -283,16 +296,21 @@ def vehicle_view(conn: Connection, vid: str, model: EtaModel | None = None) -> d
         "thing_id": row.thing_id,
         "position": None if row.lon is None else {"lon": row.lon, "lat": row.lat},
         "position_at": _iso(row.position_at),
-        "request": None,
+        "request": None if req is None else _request_dict(req),
     }
+
+
+def vehicle_view(conn: Connection, vid: str, model: EtaModel | None = None) -> dict[str, Any]:
+    """The driver's view: state, position and the ride in hand (with the pickup ETA)."""
+    row = _vehicle(conn, vid)
+    req = None
     if row.request_id is not None:
         req = conn.execute(
             select(taxi_requests).where(taxi_requests.c.id == row.request_id)
         ).first()
-        if req is not None:
-            view["request"] = _request_dict(req)
-            if model is not None and req.status in ("matched", "arriving"):
-                view["request"]["eta_s"] = _eta_to_pickup(model, row, req)
+    view = _vehicle_dict(row, req)
+    if req is not None and model is not None and req.status in ("matched", "arriving"):
+        view["request"]["eta_s"] = _eta_to_pickup(model, row, req)
     return view
 
 
