@@ -350,3 +350,24 @@ def test_list_cabs_by_state(taxi: TestClient, keys: dict[str, str], model: EtaMo
     busy = taxi.get(f"{BASE}/vehicles", params={"state": "en_route"}, headers=view).json()
     assert busy["count"] == 1 and busy["value"][0]["request"]["id"] == rid
     assert taxi.get(f"{BASE}/vehicles", params={"state": "asleep"}, headers=view).status_code == 400
+
+
+def test_a_declined_ride_goes_at_once_to_another_cab_never_the_same(
+    taxi: TestClient, keys: dict[str, str], model: EtaModel
+) -> None:
+    op = auth(keys["operator"])
+    _cab(taxi, keys, model, "near", 100)
+    _cab(taxi, keys, model, "far", 1400)
+    rid = _ride(taxi, keys, model, 101, 900)
+    _dispatch(taxi, keys)
+    first = taxi.get(f"{BASE}/requests/{rid}", headers=op).json()["vehicle_id"]
+    other = "far" if first == "near" else "near"
+    r = taxi.post(f"{BASE}/requests/{rid}/decline", json={"reason": "safety"}, headers=op)
+    assert r.status_code == 200
+    assert taxi.get(f"{BASE}/vehicles/{first}", headers=op).json()["state"] == "idle"
+    view = taxi.get(f"{BASE}/requests/{rid}", headers=op).json()
+    assert view["status"] == "matched" and view["vehicle_id"] == other  # without a batch
+    taxi.post(f"{BASE}/requests/{rid}/decline", json={"reason": "rider_no_show"}, headers=op)
+    view = taxi.get(f"{BASE}/requests/{rid}", headers=op).json()
+    assert view["status"] == "requested" and view["declines"] == 2  # both cabs declined it
+    assert _dispatch(taxi, keys)["matched"] == 0

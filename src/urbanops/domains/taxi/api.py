@@ -297,7 +297,16 @@ async def decline(
     principal: PrincipalDep,
     request_id: int = RID,
 ) -> Response:
-    return await _act(request, engine, settings, principal, request_id, "decline")
+    response = await _act(request, engine, settings, principal, request_id, "decline")
+    # Dispatched again at once, not at the next batch (it now has priority).
+    model = await run_in_threadpool(service.get_model, settings)
+    await run_in_threadpool(
+        service.dispatch_round,
+        engine,
+        model,
+        DispatchOptions(max_pickup_s=settings.taxi_max_pickup_s),
+    )
+    return response
 
 
 @router.get("/declines", summary="Declines counted by reason code and by cab")

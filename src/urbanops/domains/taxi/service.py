@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, Engine, and_, func, insert, select, update
 
-from urbanops.domains.taxi.dispatch import DispatchOptions, candidates, match_batch
+from urbanops.domains.taxi.dispatch import Candidates, DispatchOptions, candidates, match_batch
 from urbanops.domains.taxi.eta import EtaModel
 from urbanops.domains.taxi.tables import taxi_events, taxi_requests, taxi_vehicles
 from urbanops.errors import (
@@ -615,6 +615,25 @@ def dispatch_round(
             veh_accessible=np.array([c.accessible for c in cabs]),
             veh_capacity=np.array([c.capacity for c in cabs]),
         )
+        # A cab that declined a ride is never offered the same ride again.
+        declined = {
+            (int(a), str(b))
+            for a, b in conn.execute(
+                select(taxi_events.c.request_id, taxi_events.c.vehicle_id).where(
+                    taxi_events.c.kind == "declined",
+                    taxi_events.c.request_id.in_([r.id for r in reqs if r.declines]),
+                )
+            )
+        }
+        if declined:
+            keep = np.array(
+                [
+                    (reqs[i].id, cabs[j].id) not in declined
+                    for i, j in zip(cand.request.tolist(), cand.vehicle.tolist(), strict=True)
+                ],
+                dtype=bool,
+            )
+            cand = Candidates(cand.request[keep], cand.vehicle[keep], cand.eta_s[keep])
         idle_s = np.array(
             [(now - (c.idle_since or now)).total_seconds() for c in cabs], dtype=float
         )
