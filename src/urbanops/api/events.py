@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
@@ -11,19 +9,17 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
 from urbanops.api.deps import EngineDep, PrincipalDep, require_reader
+from urbanops.api.sse import sse_response
 from urbanops.core.events import (
     Cursor,
     current_cursor,
     datastreams_in_scope,
-    format_sse,
     parse_cursor,
     poll,
 )
 from urbanops.core.latest import parse_id_list
 
 router = APIRouter(prefix="/api/v1", tags=["Events"])
-POLL_S = 0.25
-HEARTBEAT_S = 15.0
 
 
 @router.get(
@@ -70,24 +66,4 @@ async def events(
         with engine.connect() as conn:
             return poll(conn, cursor, alerts=alerts, streams=streams)
 
-    async def stream() -> AsyncIterator[bytes]:
-        yield b"retry: 2000\n\n"
-        idle = 0.0
-        while not await request.is_disconnected():
-            batch = await run_in_threadpool(fetch)
-            for event_id, kind, data in batch:
-                yield format_sse(event_id, kind, data)
-            if batch:
-                idle = 0.0
-                continue
-            await asyncio.sleep(POLL_S)
-            idle += POLL_S
-            if idle >= HEARTBEAT_S:
-                idle = 0.0
-                yield b": keep-alive\n\n"
-
-    return StreamingResponse(
-        stream(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return sse_response(request, fetch)

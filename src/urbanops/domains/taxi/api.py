@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Header, Path, Query, Request
@@ -20,7 +18,7 @@ from urbanops.api.deps import (
     require_reader,
 )
 from urbanops.api.responses import json_response
-from urbanops.core.events import format_sse
+from urbanops.api.sse import sse_response
 from urbanops.domains.taxi import service
 from urbanops.domains.taxi.dispatch import DispatchOptions
 from urbanops.errors import AuthenticationError, ValidationError
@@ -28,8 +26,6 @@ from urbanops.errors import AuthenticationError, ValidationError
 router = APIRouter(prefix="/api/v1/taxi", tags=["Taxi"])
 RID = Path(..., ge=1, le=2**31 - 1)
 VID = Path(..., min_length=1, max_length=64)
-POLL_S = 0.25
-HEARTBEAT_S = 15.0
 
 
 async def _object(request: Request, settings: Any) -> dict[str, Any]:
@@ -163,33 +159,17 @@ async def assignments(
 
     cursor = await run_in_threadpool(setup)
 
-    def fetch(after: int) -> list[tuple[int, str, dict[str, Any]]]:
+    after = cursor
+
+    def fetch() -> list[tuple[str, str, bytes]]:
+        nonlocal after
         with engine.connect() as conn:
-            return service.events_after(conn, vehicle_id, after)
+            batch = service.events_after(conn, vehicle_id, after)
+        if batch:
+            after = batch[-1][0]
+        return [(str(i), kind, orjson.dumps(data)) for i, kind, data in batch]
 
-    async def stream() -> AsyncIterator[bytes]:
-        after = cursor
-        yield b"retry: 2000\n\n"
-        idle = 0.0
-        while not await request.is_disconnected():
-            batch = await run_in_threadpool(fetch, after)
-            for event_id, kind, data in batch:
-                after = event_id
-                yield format_sse(str(event_id), kind, orjson.dumps(data))
-            if batch:
-                idle = 0.0
-                continue
-            await asyncio.sleep(POLL_S)
-            idle += POLL_S
-            if idle >= HEARTBEAT_S:
-                idle = 0.0
-                yield b": keep-alive\n\n"
-
-    return StreamingResponse(
-        stream(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return sse_response(request, fetch)
 
 
 @router.post("/requests", status_code=201, summary="A rider asks for a cab (rider app's key)")
@@ -223,90 +203,49 @@ def get_request(
         return json_response(service.request_view(conn, request_id, _model_or_none(settings)))
 
 
-async def _act(
-    request: Request, engine: Any, settings: Any, principal: Any, rid: int, action: str
-) -> Response:
-    _signed_in(principal, action.replace("_", " "))
-    body = await read_json(request, settings, optional=True) or {}
-    if not isinstance(body, dict):
-        raise ValidationError("expected a JSON object")
-    extra = set(body) - {"reason"}
-    if extra:
-        raise ValidationError(f"unknown field(s) {sorted(extra)}")
-    reason = body.get("reason")
-
-    def run() -> dict[str, Any]:
-        with engine.begin() as conn:
-            return service.transition(conn, rid, action, principal, reason=reason)
-
-    return json_response(await run_in_threadpool(run))
-
-
-@router.post("/requests/{request_id}/cancel", summary="The rider cancels (before the pickup)")
-async def cancel(
-    request: Request,
-    engine: EngineDep,
-    settings: SettingsDep,
-    principal: PrincipalDep,
-    request_id: int = RID,
-) -> Response:
-    return await _act(request, engine, settings, principal, request_id, "cancel")
-
-
-@router.post("/requests/{request_id}/arriving", summary="The cab is arriving at the pickup")
-async def arriving(
-    request: Request,
-    engine: EngineDep,
-    settings: SettingsDep,
-    principal: PrincipalDep,
-    request_id: int = RID,
-) -> Response:
-    return await _act(request, engine, settings, principal, request_id, "arriving")
-
-
-@router.post("/requests/{request_id}/on-board", summary="The rider is on board")
-async def on_board(
-    request: Request,
-    engine: EngineDep,
-    settings: SettingsDep,
-    principal: PrincipalDep,
-    request_id: int = RID,
-) -> Response:
-    return await _act(request, engine, settings, principal, request_id, "on_board")
-
-
-@router.post("/requests/{request_id}/complete", summary="The ride is over")
-async def complete(
-    request: Request,
-    engine: EngineDep,
-    settings: SettingsDep,
-    principal: PrincipalDep,
-    request_id: int = RID,
-) -> Response:
-    return await _act(request, engine, settings, principal, request_id, "complete")
+_ACTIONS = {
+    "cancel": "cancel",
+    "arriving": "arriving",
+    "on-board": "on_board",
+    "complete": "complete",
+    "decline": "decline",
+}
 
 
 @router.post(
-    "/requests/{request_id}/decline",
-    summary="The assigned cab declines with a reason code; the ride is dispatched again",
+    "/requests/{request_id}/{action}",
+    summary="A step of the ride: cancel (rider), arriving, on-board, complete, decline (cab)",
 )
-async def decline(
+async def act(
     request: Request,
     engine: EngineDep,
     settings: SettingsDep,
     principal: PrincipalDep,
     request_id: int = RID,
+    action: Literal["cancel", "arriving", "on-board", "complete", "decline"] = Path(...),
 ) -> Response:
-    response = await _act(request, engine, settings, principal, request_id, "decline")
-    # Dispatched again at once, not at the next batch (it now has priority).
-    model = await run_in_threadpool(service.get_model, settings)
-    await run_in_threadpool(
-        service.dispatch_round,
-        engine,
-        model,
-        DispatchOptions(max_pickup_s=settings.taxi_max_pickup_s),
-    )
-    return response
+    """Apply one step; 409 (nothing applied) when the ride is not in a state that allows it.
+
+    ``decline`` needs ``{"reason": "vehicle_fault" | "rider_no_show" | "safety"}``; the ride is
+    then dispatched again at once, with priority, never to the cab that declined it.
+    """
+    _signed_in(principal, action.replace("-", " "))
+    body = await read_json(request, settings, optional=True) or {}
+    if not isinstance(body, dict) or set(body) - {"reason"}:
+        raise ValidationError('expected no body, or {"reason": ...} with decline')
+
+    def run() -> dict[str, Any]:
+        with engine.begin() as conn:
+            return service.transition(
+                conn, request_id, _ACTIONS[action], principal, reason=body.get("reason")
+            )
+
+    view = await run_in_threadpool(run)
+    if action == "decline":
+        model = await run_in_threadpool(service.get_model, settings)
+        options = DispatchOptions(max_pickup_s=settings.taxi_max_pickup_s)
+        await run_in_threadpool(service.dispatch_round, engine, model, options)
+    return json_response(view)
 
 
 @router.get("/declines", summary="Declines counted by reason code and by cab")
