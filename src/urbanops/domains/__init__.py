@@ -60,4 +60,5 @@ ALL: list[Domain] = [
         tick="urbanops.domains.taxi.service:tick",
         tick_interval="taxi_batch_s",
     ),
+    Domain("civic", cli="urbanops.domains.civic.cli:app"),
 ]
