@@ -89,6 +89,10 @@ class Settings(BaseSettings):
     taxi_max_pickup_s: float = Field(
         default=600.0, ge=30, le=3600, description="No cab farther than this is sent (s)"
     )
+    civic_services: Path | None = Field(
+        default=None,
+        description="Complaint categories and departments (YAML); unset: the bundled list",
+    )
     max_future_skew_s: int = Field(
         default=600, ge=0, description="Readings stamped further in the future are refused"
     )

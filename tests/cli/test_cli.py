@@ -66,7 +66,7 @@ def test_keys_bad_input(tmp_path: Path, args: list[str], message: str) -> None:
 
 
 def test_db_upgrade_is_repeatable_and_bad_url_fails_cleanly(tmp_path: Path) -> None:
-    assert "revision 0010" in run(tmp_path, "db", "upgrade").stdout
+    assert "revision 0011" in run(tmp_path, "db", "upgrade").stdout
     assert run(tmp_path, "db", "upgrade").returncode == 0
     bad = run(tmp_path, "db", "upgrade", env={"URBANOPS_DATABASE_URL": "nosuchdb://x"})
     assert bad.returncode == 1 and "Traceback" not in bad.stderr

@@ -15,7 +15,7 @@ from urbanops.storage.engine import alembic_config, current_revision, make_engin
 def test_downgrade_and_upgrade_round_trip(settings: Settings) -> None:
     engine = make_engine(settings.sqlalchemy_url)
     try:
-        assert current_revision(engine) == "0010"
+        assert current_revision(engine) == "0011"
         cfg = alembic_config(settings.sqlalchemy_url)
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn
@@ -76,7 +76,7 @@ def test_0006_keeps_existing_alerts_as_datastream_subjects(settings: Settings) -
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
-        assert current_revision(engine) == "0010"
+        assert current_revision(engine) == "0011"
         with engine.connect() as conn:
             assert conn.execute(text("SELECT subject FROM alerts")).scalar_one() == "datastream:7"
         with pytest.raises(IntegrityError), engine.begin() as conn:  # one open alert per subject

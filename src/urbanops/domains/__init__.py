@@ -60,5 +60,10 @@ ALL: list[Domain] = [
         tick="urbanops.domains.taxi.service:tick",
         tick_interval="taxi_batch_s",
     ),
-    Domain("civic", cli="urbanops.domains.civic.cli:app"),
+    Domain(
+        "civic",
+        router="urbanops.domains.civic.api:router",
+        cli="urbanops.domains.civic.cli:app",
+        tables="urbanops.domains.civic.tables:civic_requests",
+    ),
 ]

@@ -1,0 +1,228 @@
+"""``/open311/v2`` (GeoReport v2, JSON) and ``/api/v1/civic`` (staff workflow).
+
+Open311 clients expect the spec's error bodies, ``[{"code": 404, "description": "..."}]``, so
+the Open311 routes answer errors that way (with the same HTTP status the rest of the API
+uses); the staff routes answer RFC 9457 problem+json like every other UrbanOps route.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import JSONResponse, Response
+
+from urbanops.api.deps import (
+    EngineDep,
+    PrincipalDep,
+    SettingsDep,
+    read_json,
+    require_entity_writer,
+    require_reader,
+)
+from urbanops.api.responses import json_response
+from urbanops.core.keys import authenticate
+from urbanops.domains.civic import complaints
+from urbanops.domains.civic.services import load_services
+from urbanops.errors import (
+    AuthenticationError,
+    NotFoundError,
+    PayloadTooLargeError,
+    PermissionDeniedError,
+    UrbanOpsError,
+    ValidationError,
+)
+
+MAX_FORM_BYTES = 64 * 1024
+
+
+class Open311Route(APIRoute):
+    """Errors as GeoReport v2 error lists."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        original = super().get_route_handler()
+
+        async def handler(request: Request) -> Response:
+            try:
+                return await original(request)
+            except UrbanOpsError as exc:
+                return JSONResponse([{"code": exc.status, "description": exc.detail}], exc.status)
+            except RequestValidationError as exc:
+                first = exc.errors()[0] if exc.errors() else {}
+                where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("query", "path"))
+                text = f"{where}: {first.get('msg', 'invalid')}" if where else "invalid request"
+                return JSONResponse([{"code": 400, "description": text}], 400)
+
+        return handler
+
+
+open311 = APIRouter(prefix="/open311/v2", tags=["Open311"], route_class=Open311Route)
+staff = APIRouter(prefix="/api/v1/civic", tags=["Civic"])
+router = APIRouter()
+RID = Path(..., ge=1, le=2**31 - 1)
+JURISDICTION = Query(None, max_length=100)
+
+
+def _services(settings: Any) -> Any:
+    path = getattr(settings, "civic_services", None)
+    return load_services(str(path) if path else None)
+
+
+@open311.get("/services.json", summary="The complaint categories")
+def service_list(settings: SettingsDep, jurisdiction_id: str | None = JURISDICTION) -> Response:
+    return json_response([s.open311() for s in _services(settings).values()])
+
+
+@open311.get("/services/{service_code}.json", summary="A category's definition")
+def service_definition(
+    settings: SettingsDep,
+    service_code: str = Path(..., max_length=64),
+    jurisdiction_id: str | None = JURISDICTION,
+) -> Response:
+    service = _services(settings).get(service_code)
+    if service is None:
+        raise NotFoundError(f"service_code {service_code!r} is not a service here")
+    return json_response({"service_code": service.code, "attributes": []})
+
+
+@open311.get("/requests.json", summary="Service requests (by ids, or filtered)")
+def get_requests(
+    engine: EngineDep,
+    settings: SettingsDep,
+    service_request_id: str | None = Query(None, max_length=11_000),
+    service_code: str | None = Query(None, max_length=2000),
+    start_date: str | None = Query(None, max_length=40),
+    end_date: str | None = Query(None, max_length=40),
+    status: str | None = Query(None, max_length=20),
+    jurisdiction_id: str | None = JURISDICTION,
+) -> Response:
+    from urbanops.domains.parking.service import parse_instant
+
+    start = parse_instant(start_date, "start_date") if start_date else None
+    end = parse_instant(end_date, "end_date") if end_date else None
+    with engine.connect() as conn:
+        found = complaints.list_requests(
+            conn,
+            _services(settings),
+            service_request_id=service_request_id,
+            service_code=service_code,
+            start=start,
+            end=end,
+            status=status,
+        )
+    return json_response(found)
+
+
+@open311.post("/requests.json", status_code=201, summary="Create a service request (api_key)")
+async def post_request(request: Request, engine: EngineDep, settings: SettingsDep) -> Response:
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_FORM_BYTES):
+        raise PayloadTooLargeError(f"body larger than {MAX_FORM_BYTES} bytes")
+    ctype = request.headers.get("content-type", "").split(";")[0].strip()
+    if ctype == "application/json":
+        body = await read_json(request, settings)
+        if not isinstance(body, dict):
+            raise ValidationError("expected a JSON object")
+        fields = {k: v if isinstance(v, str) or v is None else str(v) for k, v in body.items()}
+    elif ctype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        form = await request.form(max_files=0, max_fields=100)
+        fields = {k: v for k, v in form.items() if isinstance(v, str)}
+    else:
+        raise ValidationError("send the request as application/x-www-form-urlencoded")
+    key = fields.pop("api_key", None) or _bearer(request)
+    if not key:
+        raise AuthenticationError("api_key is required to create a service request")
+
+    def run() -> list[dict[str, Any]]:
+        with engine.begin() as conn:
+            principal = authenticate(conn, key)
+            if not principal.can_write_entities:
+                raise PermissionDeniedError(f"a {principal.role} key cannot create requests")
+            return [
+                complaints.create_request(
+                    conn, fields, _services(settings), key_id=principal.key_id
+                )
+            ]
+
+    return json_response(await run_in_threadpool(run), status=201)
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+@open311.get("/requests/{service_request_id}.json", summary="One service request (a list)")
+def get_request(
+    engine: EngineDep,
+    settings: SettingsDep,
+    service_request_id: int = Path(..., ge=1, le=2**31 - 1),
+    jurisdiction_id: str | None = JURISDICTION,
+) -> Response:
+    with engine.connect() as conn:
+        row = complaints.get_row(conn, service_request_id)
+        return json_response([complaints.open311(row, _services(settings))])
+
+
+@open311.get("/tokens/{token}.json", summary="The request id behind a token")
+def get_token(
+    engine: EngineDep,
+    token: str = Path(..., min_length=1, max_length=36),
+    jurisdiction_id: str | None = JURISDICTION,
+) -> Response:
+    with engine.connect() as conn:
+        return json_response(complaints.by_token(conn, token))
+
+
+@staff.post("/requests/{request_id}/status", summary="Move a request along the workflow (staff)")
+async def change_status(
+    request: Request,
+    engine: EngineDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    request_id: int = RID,
+) -> Response:
+    """``{"status", "note"?, "department"?, "duplicate_of"?}``; 409 when the move is not allowed."""
+    require_entity_writer(principal, "change a request's status")
+    body = await read_json(request, settings)
+    if not isinstance(body, dict) or set(body) - {"status", "note", "department", "duplicate_of"}:
+        raise ValidationError("expected {status, note?, department?, duplicate_of?}")
+    dup = body.get("duplicate_of")
+    if dup is not None and (not isinstance(dup, int) or isinstance(dup, bool) or dup < 1):
+        raise ValidationError("duplicate_of: a request id", field="duplicate_of")
+    for name in ("status", "note", "department"):
+        if body.get(name) is not None and not isinstance(body[name], str):
+            raise ValidationError(f"{name}: text expected", field=name)
+
+    def run() -> dict[str, Any]:
+        with engine.begin() as conn:
+            row = complaints.set_status(
+                conn,
+                request_id,
+                body.get("status", ""),
+                note=body.get("note"),
+                department=body.get("department"),
+                duplicate_of=dup,
+                key_id=principal.key_id,
+            )
+            view = complaints.open311(row, _services(settings))
+            view["workflow_status"] = row.status
+            return view
+
+    return json_response(await run_in_threadpool(run))
+
+
+@staff.get("/requests/{request_id}/history", summary="Every change of a request")
+def request_history(engine: EngineDep, principal: PrincipalDep, request_id: int = RID) -> Response:
+    require_reader(principal, "a request's history")
+    with engine.connect() as conn:
+        return json_response({"value": complaints.history(conn, request_id)})
+
+
+router.include_router(open311)
+router.include_router(staff)

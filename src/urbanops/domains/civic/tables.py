@@ -1,0 +1,55 @@
+"""Tables of the civic domain (created by migration 0011): complaints and their history."""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, Float, ForeignKey, String, Table, Text
+
+from urbanops.storage.tables import _id, metadata
+from urbanops.storage.types import UTCDateTime
+
+civic_requests = Table(
+    "civic_requests",
+    metadata,
+    _id(),
+    Column("token", String(36), nullable=False, unique=True),
+    Column("service_code", String(64), nullable=False, index=True),
+    # received, assigned, in_progress, resolved, closed, duplicate, rejected
+    Column("status", String(20), nullable=False, index=True),
+    Column("status_notes", Text),
+    Column("description", Text),
+    Column("lat", Float),
+    Column("lon", Float),
+    Column("address", String(500)),
+    Column("department", String(200)),
+    Column("media_url", String(2000)),
+    # Personal data: kept for the case, never in Open311 answers, logs or exports
+    Column("email", String(320)),
+    Column("phone", String(64)),
+    Column("first_name", String(100)),
+    Column("last_name", String(100)),
+    Column("device_id", String(200)),
+    Column("account_id", String(200)),
+    Column("jurisdiction_id", String(100)),
+    Column("duplicate_of", ForeignKey("civic_requests.id", ondelete="SET NULL")),
+    Column("requested_at", UTCDateTime(), nullable=False, index=True),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("expected_at", UTCDateTime()),
+    Column("key_id", ForeignKey("api_keys.id", ondelete="SET NULL")),
+)
+
+civic_request_history = Table(
+    "civic_request_history",
+    metadata,
+    _id(),
+    Column(
+        "request_id",
+        ForeignKey("civic_requests.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("note", Text),
+    Column("department", String(200)),
+    Column("key_id", ForeignKey("api_keys.id", ondelete="SET NULL")),
+)
