@@ -93,6 +93,13 @@ class Settings(BaseSettings):
         default=None,
         description="Complaint categories and departments (YAML); unset: the bundled list",
     )
+    civic_kb: Path | None = Field(
+        default=None, description="The chat's knowledge base (CSV/YAML); unset: the starter base"
+    )
+    civic_public_chat: bool = Field(
+        default=False,
+        description="Let residents chat without an API key (a public web page or kiosk)",
+    )
     max_future_skew_s: int = Field(
         default=600, ge=0, description="Readings stamped further in the future are refused"
     )

@@ -7,6 +7,7 @@ uses); the staff routes answer RFC 9457 problem+json like every other UrbanOps r
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -222,6 +223,63 @@ def request_history(engine: EngineDep, principal: PrincipalDep, request_id: int 
     require_reader(principal, "a request's history")
     with engine.connect() as conn:
         return json_response({"value": complaints.history(conn, request_id)})
+
+
+_chat_lock = threading.Lock()
+_chats: dict[str, Any] = {}
+
+
+def get_chat(settings: Any) -> Any:
+    """The chat over the configured knowledge base, built once per process (thread-safe)."""
+    from urbanops.domains.civic.chat import Chat
+    from urbanops.domains.civic.kb import read_kb, starter_kb
+    from urbanops.domains.civic.retrieve import Retriever
+
+    key = str(settings.civic_kb or "")
+    with _chat_lock:
+        chat = _chats.get(key)
+        if chat is None:
+            kb = read_kb(settings.civic_kb) if settings.civic_kb else starter_kb()
+            chat = Chat(Retriever(kb), _services(settings))
+            _chats.clear()
+            _chats[key] = chat
+    return chat
+
+
+@staff.post("/chat", summary="One message of a conversation with the civil-service bot")
+async def chat_message(
+    request: Request, engine: EngineDep, settings: SettingsDep, principal: PrincipalDep
+) -> Response:
+    """``{"conversation_id"?, "message", "lat"?, "lon"?, "photo_url"?}``: the bot answers from
+    the knowledge base, collects a complaint, tells a complaint's status or hands off."""
+    if not settings.civic_public_chat:
+        if principal.role == "anonymous":
+            raise AuthenticationError("the chat needs an API key (or URBANOPS_CIVIC_PUBLIC_CHAT)")
+        if not (principal.can_write_entities or principal.role == "device"):
+            raise PermissionDeniedError(f"a {principal.role} key cannot chat")
+    body = await read_json(request, settings)
+    if not isinstance(body, dict):
+        raise ValidationError("expected a JSON object")
+    chat = await run_in_threadpool(get_chat, settings)
+
+    def run() -> dict[str, Any]:
+        with engine.begin() as conn:
+            return chat.reply(conn, body, key_id=principal.key_id)
+
+    return json_response(await run_in_threadpool(run))
+
+
+@staff.get("/conversations/{conversation_id}", summary="A conversation's transcript (staff)")
+def conversation(
+    engine: EngineDep,
+    principal: PrincipalDep,
+    conversation_id: str = Path(..., min_length=1, max_length=36),
+) -> Response:
+    from urbanops.domains.civic.chat import transcript
+
+    require_reader(principal, "conversations")
+    with engine.connect() as conn:
+        return json_response(transcript(conn, conversation_id))
 
 
 router.include_router(open311)

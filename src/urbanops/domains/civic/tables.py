@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Float, ForeignKey, String, Table, Text
+from sqlalchemy import JSON, Column, Float, ForeignKey, String, Table, Text
 
 from urbanops.storage.tables import _id, metadata
 from urbanops.storage.types import UTCDateTime
@@ -52,4 +52,34 @@ civic_request_history = Table(
     Column("note", Text),
     Column("department", String(200)),
     Column("key_id", ForeignKey("api_keys.id", ondelete="SET NULL")),
+)
+
+civic_conversations = Table(
+    "civic_conversations",
+    metadata,
+    Column("id", String(36), primary_key=True),  # a random UUID handed to the resident
+    Column("lang", String(2), nullable=False),
+    # chat, report (collecting a complaint), handoff (waiting for staff)
+    Column("state", String(20), nullable=False),
+    Column("draft", JSON),  # the complaint being collected
+    Column("request_id", ForeignKey("civic_requests.id", ondelete="SET NULL")),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("key_id", ForeignKey("api_keys.id", ondelete="SET NULL")),
+)
+
+civic_messages = Table(
+    "civic_messages",
+    metadata,
+    _id(),
+    Column(
+        "conversation_id",
+        ForeignKey("civic_conversations.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("role", String(10), nullable=False),  # resident, bot
+    Column("kind", String(20), nullable=False),
+    Column("text", Text, nullable=False),  # personal data masked
 )

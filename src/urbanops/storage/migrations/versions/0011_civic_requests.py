@@ -1,4 +1,4 @@
-"""Civic: complaints (Open311 service requests) and their history.
+"""Civic: complaints (Open311 service requests), their history, chat conversations.
 
 Revision ID: 0011
 Revises: 0010
@@ -78,7 +78,46 @@ def upgrade() -> None:
     )  # fmt: skip
     op.create_index("ix_civic_request_history_request_id", "civic_request_history", ["request_id"])
 
+    op.create_table(
+        "civic_conversations",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("lang", sa.String(length=2), nullable=False),
+        sa.Column("state", sa.String(length=20), nullable=False),
+        sa.Column("draft", sa.JSON(), nullable=True),
+        sa.Column("request_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("key_id", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["request_id"], ["civic_requests.id"],
+            name=op.f("fk_civic_conversations_request_id_civic_requests"), ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["key_id"], ["api_keys.id"], name=op.f("fk_civic_conversations_key_id_api_keys"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_civic_conversations")),
+    )  # fmt: skip
+    op.create_table(
+        "civic_messages",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("conversation_id", sa.String(length=36), nullable=False),
+        sa.Column("at", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("role", sa.String(length=10), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["conversation_id"], ["civic_conversations.id"],
+            name=op.f("fk_civic_messages_conversation_id_civic_conversations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_civic_messages")),
+    )  # fmt: skip
+    op.create_index("ix_civic_messages_conversation_id", "civic_messages", ["conversation_id"])
+
 
 def downgrade() -> None:
+    op.drop_table("civic_messages")
+    op.drop_table("civic_conversations")
     op.drop_table("civic_request_history")
     op.drop_table("civic_requests")
