@@ -130,3 +130,30 @@ def test_the_chat_needs_a_key_unless_public(
     with TestClient(app) as c:
         assert c.post(CHAT, json={"message": "따릉이 요금"}).status_code == 200
     app.state.engine.dispose()
+
+
+def test_the_widget_chats_in_a_real_browser(tmp_path: Any) -> None:
+    """Headless Chromium opens the widget page; the widget asks and shows the bot's answer."""
+    import shutil
+    import subprocess
+    from urllib.parse import quote
+
+    from tests.conftest import LiveServer, missing_service
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        missing_service("chromium is not installed")
+        return
+    server = LiveServer(tmp_path / "var", env={"URBANOPS_CIVIC_PUBLIC_CHAT": "1"})
+    try:
+        assert "urbanops-chat" in __import__("httpx").get(f"{server.url}/civic/widget.js").text
+        dom = subprocess.run(
+            [browser, "--headless", "--no-sandbox", "--disable-gpu",
+             "--virtual-time-budget=60000", "--dump-dom",
+             f"{server.url}/civic/chat?ask={quote('따릉이 요금')}"],
+            capture_output=True, text=True, timeout=120, check=False,
+        ).stdout  # fmt: skip
+    finally:
+        server.stop()
+    assert 'class="uo-msg uo-resident">따릉이 요금<' in dom
+    assert 'class="uo-msg uo-bot uo-answer">' in dom and "1,000원" in dom

@@ -282,5 +282,29 @@ def conversation(
         return json_response(transcript(conn, conversation_id))
 
 
+pages = APIRouter(prefix="/civic", tags=["Civic"], include_in_schema=False)
+
+
+def _asset(name: str) -> bytes:
+    from importlib import resources
+
+    return (resources.files("urbanops") / "web" / "civic" / name).read_bytes()
+
+
+@pages.get("/widget.js", summary="The embeddable chat widget")
+def widget() -> Response:
+    return Response(
+        _asset("widget.js"),
+        media_type="text/javascript; charset=utf-8",
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
+
+
+@pages.get("/chat", summary="A page with the chat widget")
+def chat_page() -> Response:
+    return Response(_asset("chat.html"), media_type="text/html; charset=utf-8")
+
+
+router.include_router(pages)
 router.include_router(open311)
 router.include_router(staff)
