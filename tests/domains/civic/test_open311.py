@@ -186,3 +186,32 @@ def test_the_georeport_client_reads_our_server(served: LiveServer) -> None:
     assert [x["service_request_id"] for x in listed] == [rid]
     one = client.get_service_request(rid)  # the client unwraps the spec's one-item list
     assert one["address"] == "서초대로 1" and one["status"] == "open"
+
+
+def test_duplicates_are_suggested_near_and_similar(
+    client: TestClient, keys: dict[str, str]
+) -> None:
+    key = keys["operator"]
+    base = {"lat": "37.48370", "long": "127.03240"}
+    first = _post(client, key, description="도로에 큰 구멍이 났어요", **base).json()[0]
+    # 20 m away, another category but the same problem, in English
+    same = _post(
+        client, key, service_code="other", description="There is a big hole in the road",
+        lat="37.48388", long="127.03240",
+    ).json()[0]  # fmt: skip
+    # 20 m away, same category
+    cat = _post(client, key, lat="37.48352", long="127.03240").json()[0]
+    # 20 m away, unrelated category and text
+    _post(client, key, service_code="noise", description="옆집 음악 소리가 커요",
+          lat="37.48370", long="127.03262")  # fmt: skip
+    # 200 m away, same category
+    _post(client, key, lat="37.48550", long="127.03240")
+    got = client.get(
+        f"/api/v1/civic/requests/{first['service_request_id']}/duplicates",
+        headers=auth(keys["viewer"]),
+    ).json()["value"]
+    ids = [g["service_request_id"] for g in got]
+    assert set(ids) == {same["service_request_id"], cat["service_request_id"]}
+    assert all(g["distance_m"] <= 50 for g in got)
+    english = next(g for g in got if g["service_request_id"] == same["service_request_id"])
+    assert english["text_similarity"] >= 0.35 and not english["same_service"]

@@ -218,6 +218,20 @@ async def change_status(
     return json_response(await run_in_threadpool(run))
 
 
+@staff.get("/requests/{request_id}/duplicates", summary="Possible duplicates (staff)")
+def request_duplicates(
+    engine: EngineDep, principal: PrincipalDep, request_id: int = RID
+) -> Response:
+    """Open complaints within 50 m with the same category or a similar description."""
+    require_reader(principal, "duplicate suggestions")
+
+    def run() -> list[dict[str, Any]]:
+        with engine.connect() as conn:
+            return complaints.suggest_duplicates(conn, request_id)
+
+    return json_response({"value": run()})
+
+
 @staff.get("/requests/{request_id}/history", summary="Every change of a request")
 def request_history(engine: EngineDep, principal: PrincipalDep, request_id: int = RID) -> Response:
     require_reader(principal, "a request's history")

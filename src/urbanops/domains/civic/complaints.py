@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Connection, and_, insert, select, update
 
 from urbanops.domains.civic.services import Service
@@ -295,3 +296,72 @@ def history(conn: Connection, rid: int) -> list[dict[str, Any]]:
         {"at": _iso(x.at), "status": x.status, "note": x.note, "department": x.department}
         for x in rows
     ]
+
+
+#: Open complaints this close (m) to a new one are offered to staff as possible duplicates.
+DUPLICATE_RADIUS_M = 50.0
+#: Language-centred cosine of two descriptions above which they count as saying the same.
+SIMILAR_TEXT = 0.35
+
+
+def suggest_duplicates(conn: Connection, rid: int, *, days: int = 30) -> list[dict[str, Any]]:
+    """Open complaints within :data:`DUPLICATE_RADIUS_M` of complaint ``rid`` (received in the
+    last ``days``), most similar first: the same category or a description that says the same
+    thing (multilingual embeddings, so a Korean and an English report of one pothole meet).
+    Staff merge them with the ``duplicate`` status."""
+    row = get_row(conn, rid)
+    if row.lat is None:
+        return []
+    r = civic_requests
+    dlat = DUPLICATE_RADIUS_M / 111_320.0
+    dlon = dlat / max(math.cos(math.radians(row.lat)), 1e-6)
+    near = conn.execute(
+        select(r).where(
+            r.c.id != rid,
+            r.c.status.in_(OPEN),
+            r.c.lat.between(row.lat - dlat, row.lat + dlat),
+            r.c.lon.between(row.lon - dlon, row.lon + dlon),
+            r.c.requested_at >= row.requested_at - timedelta(days=days),
+        )
+    ).all()
+    out = []
+    texts = [row.description or ""] + [n.description or "" for n in near]
+    sims = _text_similarity(texts) if near else []
+    for n, sim in zip(near, sims, strict=True):
+        dist = _distance_m(row.lat, row.lon, n.lat, n.lon)
+        same = n.service_code == row.service_code
+        if dist <= DUPLICATE_RADIUS_M and (same or sim >= SIMILAR_TEXT):
+            out.append(
+                {
+                    "service_request_id": str(n.id),
+                    "service_code": n.service_code,
+                    "distance_m": round(dist, 1),
+                    "text_similarity": round(sim, 3),
+                    "same_service": same,
+                    "requested_datetime": _iso(n.requested_at),
+                }
+            )
+    out.sort(key=lambda d: (-d["same_service"], -d["text_similarity"], d["distance_m"]))
+    return out
+
+
+def _distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * 6_371_008.8 * math.asin(math.sqrt(h))
+
+
+def _text_similarity(texts: list[str]) -> list[float]:
+    """Cosine of the first text with each of the others (0 where a text is empty)."""
+    from urbanops.domains.civic.retrieve import embed, language_means
+    from urbanops.domains.civic.text import language
+
+    if not texts[0].strip():
+        return [0.0] * (len(texts) - 1)
+    means = language_means()
+    vectors = embed([t if t.strip() else "-" for t in texts])
+    vectors = vectors - [means[language(t)] for t in texts]
+    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
+    sims = vectors[1:] @ vectors[0]
+    return [float(s) if t.strip() else 0.0 for s, t in zip(sims, texts[1:], strict=True)]
