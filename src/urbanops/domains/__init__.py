@@ -65,5 +65,6 @@ ALL: list[Domain] = [
         router="urbanops.domains.civic.api:router",
         cli="urbanops.domains.civic.cli:app",
         tables="urbanops.domains.civic.tables:civic_requests",
+        periodic="urbanops.domains.civic.complaints:periodic",
     ),
 ]

@@ -215,3 +215,25 @@ def test_duplicates_are_suggested_near_and_similar(
     assert all(g["distance_m"] <= 50 for g in got)
     english = next(g for g in got if g["service_request_id"] == same["service_request_id"])
     assert english["text_similarity"] >= 0.35 and not english["same_service"]
+
+
+def test_overdue_complaints_raise_and_clear_alerts(
+    client: TestClient, keys: dict[str, str], engine: Any
+) -> None:
+    from urbanops.domains.civic.complaints import overdue_alerts
+
+    key = keys["operator"]
+    rid = _post(client, key, service_code="illegal-parking").json()[0]["service_request_id"]
+    _post(client, key, service_code="abandoned-bike")  # due in 14 days
+    later = datetime.now(UTC) + timedelta(hours=5)  # illegal parking is due in 4 h
+    with engine.begin() as conn:
+        assert overdue_alerts(conn, now=later) == {"opened": 1, "resolved": 0}
+        assert overdue_alerts(conn, now=later) == {"opened": 0, "resolved": 0}  # no storm
+    alerts = client.get("/api/v1/alerts", headers=auth(keys["viewer"])).json()
+    items = alerts.get("value", alerts) if isinstance(alerts, dict) else alerts
+    mine = [a for a in items if a.get("subject") == f"civic_request:{rid}"]
+    assert mine and "overdue" in mine[0]["message"]
+    client.post(f"/api/v1/civic/requests/{rid}/status", json={"status": "resolved"},
+                headers=auth(key))  # fmt: skip
+    with engine.begin() as conn:
+        assert overdue_alerts(conn, now=later) == {"opened": 0, "resolved": 1}

@@ -365,3 +365,60 @@ def _text_similarity(texts: list[str]) -> list[float]:
     vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
     sims = vectors[1:] @ vectors[0]
     return [float(s) if t.strip() else 0.0 for s, t in zip(sims, texts[1:], strict=True)]
+
+
+OVERDUE_RULE = "civic.complaint_overdue"
+
+
+def overdue_alerts(conn: Connection, *, now: datetime | None = None) -> dict[str, int]:
+    """Open an alert for every open complaint past its ``expected_datetime``, and resolve the
+    alerts of complaints that were closed, resolved or rescheduled. Through the alert engine:
+    the alerts list, SSE, webhooks and NGSI-LD export see them like any other alert."""
+    from urbanops.core.alerting import _open_alerts, _resolve
+    from urbanops.core.domain_alerts import domain_rule, raise_alert
+    from urbanops.storage import tables as t
+
+    now = now or datetime.now(UTC)
+    rule = domain_rule(
+        conn,
+        OVERDUE_RULE,
+        severity="warning",
+        message="A complaint is past its expected resolution time",
+        category="environment",  # the NGSI-LD Alert categories have no civic-service one
+    )
+    if rule is None:  # disabled by an operator
+        return {"opened": 0, "resolved": 0}
+    r = civic_requests
+    late = conn.execute(
+        select(r.c.id, r.c.service_code, r.c.department, r.c.expected_at).where(
+            r.c.status.in_(OPEN), r.c.expected_at < now
+        )
+    ).all()
+    opened = 0
+    for row in late:
+        if raise_alert(
+            conn,
+            rule,
+            subject=f"civic_request:{row.id}",
+            message=f"Complaint {row.id} ({row.service_code}, {row.department}) is overdue "
+            f"since {_iso(row.expected_at)}",
+            now=now,
+        ):
+            opened += 1
+    late_subjects = {f"civic_request:{row.id}" for row in late}
+    a = t.alerts
+    still_open = conn.execute(
+        select(a.c.subject).where(a.c.rule_id == rule.id, a.c.resolved_at.is_(None))
+    ).scalars()
+    stale = [s for s in still_open if s not in late_subjects]
+    resolved = 0
+    for alert_id in _open_alerts(conn, [rule.id], stale).values():
+        _resolve(conn, alert_id, now, None, "the complaint is no longer overdue")
+        resolved += 1
+    return {"opened": opened, "resolved": resolved}
+
+
+def periodic(engine: Any, settings: Any) -> None:
+    """``serve``'s timer: overdue-complaint alerts."""
+    with engine.begin() as conn:
+        overdue_alerts(conn)
