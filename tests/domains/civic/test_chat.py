@@ -157,3 +157,26 @@ def test_the_widget_chats_in_a_real_browser(tmp_path: Any) -> None:
         server.stop()
     assert 'class="uo-msg uo-resident">따릉이 요금<' in dom
     assert 'class="uo-msg uo-bot uo-answer">' in dom and "1,000원" in dom
+
+
+def test_staff_edit_the_knowledge_base(bot: TestClient, keys: dict[str, str]) -> None:
+    op, viewer = auth(keys["operator"]), auth(keys["viewer"])
+    assert bot.get("/api/v1/civic/kb", headers=viewer).json()["source"] == "starter"
+    rows = [
+        {"id": "market", "lang": "ko", "question": "전통시장 주차장은 무료인가요?",
+         "answer": "전통시장 공영주차장은 2시간까지 무료입니다.", "category": "parking"},
+        {"id": "market", "lang": "en", "question": "Is parking at the traditional market free?",
+         "answer": "The public car park of the traditional market is free for two hours.",
+         "category": "parking"},
+    ]  # fmt: skip
+    r = bot.put("/api/v1/civic/kb", json=rows, headers=op)
+    assert r.status_code == 200 and r.json() == {"rows": 2, "answers": 1}
+    out = say(bot, keys["operator"], "시장 주차 요금 무료야?")
+    assert out["answer_id"] == "market" and "2시간" in out["reply"]
+    bad = [*rows, {"id": "x", "lang": "fr", "question": "q", "answer": "a"}]
+    r = bot.put("/api/v1/civic/kb", json=bad, headers=op)
+    assert r.status_code == 400 and "row 3" in r.json()["detail"]
+    kb = bot.get("/api/v1/civic/kb", headers=viewer).json()
+    assert kb["source"] == "stored" and len(kb["rows"]) == 2  # unchanged
+    assert bot.put("/api/v1/civic/kb", json=rows, headers=viewer).status_code == 403
+    assert bot.put("/api/v1/civic/kb", json={"id": "x"}, headers=op).status_code == 400

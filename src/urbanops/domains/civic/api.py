@@ -243,21 +243,70 @@ _chat_lock = threading.Lock()
 _chats: dict[str, Any] = {}
 
 
-def get_chat(settings: Any) -> Any:
-    """The chat over the configured knowledge base, built once per process (thread-safe)."""
+def get_chat(settings: Any, engine: Any) -> Any:
+    """The chat over the current knowledge base (staff-edited in the database, else the file
+    ``URBANOPS_CIVIC_KB``, else the starter base), rebuilt when it changes (thread-safe)."""
     from urbanops.domains.civic.chat import Chat
-    from urbanops.domains.civic.kb import read_kb, starter_kb
+    from urbanops.domains.civic.kb import load_stored, read_kb, starter_kb
     from urbanops.domains.civic.retrieve import Retriever
 
-    key = str(settings.civic_kb or "")
+    with engine.connect() as conn:
+        stored, version = load_stored(conn)
+    key = f"{version}|{settings.civic_kb or ''}"
     with _chat_lock:
         chat = _chats.get(key)
         if chat is None:
-            kb = read_kb(settings.civic_kb) if settings.civic_kb else starter_kb()
+            if stored is not None:
+                kb = stored
+            elif settings.civic_kb:
+                kb = read_kb(settings.civic_kb)
+            else:
+                kb = starter_kb()
             chat = Chat(Retriever(kb), _services(settings))
             _chats.clear()
             _chats[key] = chat
     return chat
+
+
+@staff.get("/kb", summary="The knowledge base the chat answers from")
+def get_kb(engine: EngineDep, settings: SettingsDep, principal: PrincipalDep) -> Response:
+    from urbanops.domains.civic.kb import load_stored, read_kb, starter_kb
+
+    require_reader(principal, "the knowledge base")
+    with engine.connect() as conn:
+        stored, version = load_stored(conn)
+    kb = stored or (read_kb(settings.civic_kb) if settings.civic_kb else starter_kb())
+    rows = [
+        {"id": e.id, "lang": e.lang, "question": e.question, "answer": kb.answers[(e.id, e.lang)],
+         "category": e.category}
+        for e in kb.entries
+    ]  # fmt: skip
+    source = "stored" if stored else ("file" if settings.civic_kb else "starter")
+    return json_response({"source": source, "version": version, "rows": rows})
+
+
+@staff.put("/kb", summary="Replace the knowledge base (staff; all rows validated first)")
+async def put_kb(
+    request: Request, engine: EngineDep, settings: SettingsDep, principal: PrincipalDep
+) -> Response:
+    """A JSON list of rows ``{id, lang, question, answer, category}``; one bad row refuses the
+    whole list (naming it) and the stored base stays as it was."""
+    from datetime import UTC, datetime
+
+    from urbanops.domains.civic.kb import build_kb, store
+
+    require_entity_writer(principal, "edit the knowledge base")
+    body = await read_json(request, settings)
+    if not isinstance(body, list):
+        raise ValidationError("expected a JSON list of rows {id, lang, question, answer, category}")
+    kb = build_kb(body, source="knowledge base", first_row=1)
+
+    def run() -> int:
+        with engine.begin() as conn:
+            return store(conn, kb, now=datetime.now(UTC))
+
+    count = await run_in_threadpool(run)
+    return json_response({"rows": count, "answers": len(kb.ids)})
 
 
 @staff.post("/chat", summary="One message of a conversation with the civil-service bot")
@@ -274,7 +323,7 @@ async def chat_message(
     body = await read_json(request, settings)
     if not isinstance(body, dict):
         raise ValidationError("expected a JSON object")
-    chat = await run_in_threadpool(get_chat, settings)
+    chat = await run_in_threadpool(get_chat, settings, engine)
 
     def run() -> dict[str, Any]:
         with engine.begin() as conn:

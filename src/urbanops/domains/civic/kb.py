@@ -67,15 +67,18 @@ class KnowledgeBase:
         )
 
 
-def build_kb(rows: list[dict[str, Any]], *, source: str = "knowledge base") -> KnowledgeBase:
+def build_kb(
+    rows: list[dict[str, Any]], *, source: str = "knowledge base", first_row: int = 2
+) -> KnowledgeBase:
     """Validate rows (dicts with :data:`COLUMNS`) into a :class:`KnowledgeBase`.
 
     Raises
     ------
     ValidationError
-        Naming the first bad row: a missing or malformed id, a language other than ko/en, an
-        empty or overlong question or answer, an (id, lang) without an answer, conflicting
-        categories of one id.
+        Naming the first bad row (numbered from ``first_row``: 2 for a CSV line under its
+        header, 1 for an item of a JSON list): a missing or malformed id, a language other
+        than ko/en, an empty or overlong question or answer, an (id, lang) without an
+        answer, conflicting categories of one id.
     """
     if not rows:
         raise ValidationError(f"{source}: no rows")
@@ -84,7 +87,7 @@ def build_kb(rows: list[dict[str, Any]], *, source: str = "knowledge base") -> K
     entries: list[Entry] = []
     answers: dict[tuple[str, str], str] = {}
     categories: dict[str, str] = {}
-    for n, row in enumerate(rows, start=2):
+    for n, row in enumerate(rows, start=first_row):
         if not isinstance(row, dict):
             raise ValidationError(f"{source} row {n}: expected a mapping")
         kid = str(row.get("id") or "").strip()
@@ -166,3 +169,41 @@ def write_kb(kb: KnowledgeBase, path: Path | str) -> Path:
             )
             seen.add(key)
     return path
+
+
+def load_stored(conn: Any) -> tuple[KnowledgeBase | None, str]:
+    """The staff-edited base from the database (None when empty) and a version tag."""
+    from sqlalchemy import func, select
+
+    from urbanops.domains.civic.tables import civic_kb_rows as k
+
+    count, latest = conn.execute(select(func.count(), func.max(k.c.updated_at))).one()
+    if not count:
+        return None, "starter"
+    rows = conn.execute(select(k).order_by(k.c.id)).all()
+    kb = build_kb(
+        [
+            {"id": r.answer_id, "lang": r.lang, "question": r.question, "answer": r.answer,
+             "category": r.category}
+            for r in rows
+        ],
+        source="stored knowledge base",
+    )  # fmt: skip
+    return kb, f"{count}:{latest.isoformat() if latest else ''}"
+
+
+def store(conn: Any, kb: KnowledgeBase, *, now: Any) -> int:
+    """Replace the stored base with ``kb`` (in the caller's transaction: all or nothing)."""
+    from sqlalchemy import delete, insert
+
+    from urbanops.domains.civic.tables import civic_kb_rows as k
+
+    conn.execute(delete(k))
+    rows = [
+        {"answer_id": e.id, "lang": e.lang, "question": e.question,
+         "answer": kb.answers[(e.id, e.lang)], "category": e.category, "updated_at": now}
+        for e in kb.entries
+    ]  # fmt: skip
+    if rows:
+        conn.execute(insert(k), rows)
+    return len(rows)

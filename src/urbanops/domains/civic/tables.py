@@ -83,3 +83,15 @@ civic_messages = Table(
     Column("kind", String(20), nullable=False),
     Column("text", Text, nullable=False),  # personal data masked
 )
+
+civic_kb_rows = Table(
+    "civic_kb_rows",
+    metadata,
+    _id(),  # file order
+    Column("answer_id", String(64), nullable=False, index=True),
+    Column("lang", String(2), nullable=False),
+    Column("question", String(500), nullable=False),
+    Column("answer", Text, nullable=False),
+    Column("category", String(64), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)

@@ -1,4 +1,5 @@
-"""Civic: complaints (Open311 service requests), their history, chat conversations.
+"""Civic: complaints (Open311 service requests), their history, chat conversations, the
+staff-edited knowledge base.
 
 Revision ID: 0011
 Revises: 0010
@@ -115,8 +116,22 @@ def upgrade() -> None:
     )  # fmt: skip
     op.create_index("ix_civic_messages_conversation_id", "civic_messages", ["conversation_id"])
 
+    op.create_table(
+        "civic_kb_rows",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("answer_id", sa.String(length=64), nullable=False),
+        sa.Column("lang", sa.String(length=2), nullable=False),
+        sa.Column("question", sa.String(length=500), nullable=False),
+        sa.Column("answer", sa.Text(), nullable=False),
+        sa.Column("category", sa.String(length=64), nullable=False),
+        sa.Column("updated_at", UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_civic_kb_rows")),
+    )
+    op.create_index("ix_civic_kb_rows_answer_id", "civic_kb_rows", ["answer_id"])
+
 
 def downgrade() -> None:
+    op.drop_table("civic_kb_rows")
     op.drop_table("civic_messages")
     op.drop_table("civic_conversations")
     op.drop_table("civic_request_history")
