@@ -237,3 +237,52 @@ def test_overdue_complaints_raise_and_clear_alerts(
                 headers=auth(key))  # fmt: skip
     with engine.begin() as conn:
         assert overdue_alerts(conn, now=later) == {"opened": 0, "resolved": 1}
+
+
+def _png(width: int = 32, height: int = 24) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 30, 30)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_photos_are_checked_before_they_are_stored(
+    client: TestClient, keys: dict[str, str], settings: Any
+) -> None:
+    op = auth(keys["operator"])
+    rid = _post(client, keys["operator"]).json()[0]["service_request_id"]
+    url = f"/api/v1/civic/requests/{rid}/photo"
+    r = client.post(url, files={"photo": ("p.png", _png(), "image/png")}, headers=op)
+    assert r.status_code == 201, r.text
+    media = r.json()["media_url"]
+    assert client.get(f"/open311/v2/requests/{rid}.json").json()[0]["media_url"] == media
+    got = client.get(media.replace("http://testserver", ""))
+    assert got.status_code == 200 and got.headers["content-type"] == "image/png"
+    assert got.content == _png()
+    folder = settings.data_dir / "civic" / "photos"
+    before = sorted(p.name for p in folder.iterdir())
+    bad = [
+        (b"just some text, not an image", 400),
+        (b"RIFF\x00\x00\x00\x00WAVEfmt ", 400),
+        (_png()[:40], 400),  # truncated
+        (b"\xff\xd8\xff" + b"\x00" * 100, 400),  # a JPEG header and nothing else
+        (b"", 400),
+    ]
+    for data, status in bad:
+        r = client.post(url, files={"photo": ("x.jpg", data, "image/jpeg")}, headers=op)
+        assert r.status_code == status, (data[:12], r.text)
+    big = b"\xff\xd8\xff" + b"\x00" * (11 * 2**20)
+    r = client.post(url, files={"photo": ("big.jpg", big, "image/jpeg")}, headers=op)
+    assert r.status_code == 413
+    assert sorted(p.name for p in folder.iterdir()) == before  # nothing half-stored
+    r = client.post(url, files={"photo": ("p.png", _png(), "image/png")},
+                    headers=auth(keys["viewer"]))  # fmt: skip
+    assert r.status_code == 403
+    r = client.post("/api/v1/civic/requests/99999/photo",
+                    files={"photo": ("p.png", _png(), "image/png")}, headers=op)  # fmt: skip
+    assert r.status_code == 404
+    assert client.get("/api/v1/civic/photos/..%2Furbanops.db").status_code in (400, 404)
+    assert client.get("/api/v1/civic/photos/nothing.png").status_code == 404

@@ -218,6 +218,78 @@ async def change_status(
     return json_response(await run_in_threadpool(run))
 
 
+@staff.post(
+    "/requests/{request_id}/photo",
+    summary="Attach a photo to a complaint (JPEG, PNG or WebP, at most 10 MiB)",
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"photo": {"type": "string", "format": "binary"}},
+                        "required": ["photo"],
+                    }
+                }
+            }
+        }
+    },
+)
+async def attach_photo(
+    request: Request,
+    engine: EngineDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    request_id: int = RID,
+) -> Response:
+    """Multipart ``photo``: checked to be a real image before it is stored; the complaint's
+    ``media_url`` then points at it."""
+    from starlette.datastructures import UploadFile
+
+    from urbanops.domains.civic.photos import MAX_PHOTO_BYTES, store_photo
+
+    require_entity_writer(principal, "attach photos")
+    length = request.headers.get("content-length")
+    if length is None or not length.isdigit():
+        raise ValidationError("send the photo with a Content-Length header")
+    if int(length) > MAX_PHOTO_BYTES + 64 * 1024:
+        raise PayloadTooLargeError(f"photo larger than {MAX_PHOTO_BYTES // 2**20} MiB")
+    try:
+        form = await request.form(max_files=1, max_fields=2)
+    except Exception as exc:  # malformed multipart
+        raise ValidationError(f"not a valid multipart form ({exc})") from None
+    upload = form.get("photo")
+    if not isinstance(upload, UploadFile):
+        raise ValidationError("photo: missing file", field="photo")
+    data = await upload.read(MAX_PHOTO_BYTES + 1)
+
+    def run() -> dict[str, Any]:
+        with engine.begin() as conn:
+            row = complaints.get_row(conn, request_id)
+            name = store_photo(data, settings.data_dir, row.id)
+            base = (settings.public_base_url or str(request.base_url)).rstrip("/")
+            url = f"{base}/api/v1/civic/photos/{name}"
+            from sqlalchemy import update
+
+            from urbanops.domains.civic.tables import civic_requests
+
+            conn.execute(
+                update(civic_requests).where(civic_requests.c.id == row.id).values(media_url=url)
+            )
+            return {"service_request_id": str(row.id), "media_url": url}
+
+    return json_response(await run_in_threadpool(run), status=201)
+
+
+@staff.get("/photos/{name}", summary="A complaint's photo")
+def get_photo(settings: SettingsDep, name: str = Path(..., max_length=100)) -> Response:
+    from urbanops.domains.civic.photos import photo_path
+
+    path = photo_path(settings.data_dir, name)
+    kind = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}[path.suffix[1:]]
+    return Response(path.read_bytes(), media_type=kind, headers={"Cache-Control": "private"})
+
+
 @staff.get("/requests/{request_id}/duplicates", summary="Possible duplicates (staff)")
 def request_duplicates(
     engine: EngineDep, principal: PrincipalDep, request_id: int = RID
