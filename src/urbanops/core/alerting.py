@@ -166,10 +166,20 @@ RULES = _Caches()
 
 
 def bump_rules_version(conn: Connection) -> None:
-    """Tell every process's cache that the rules changed."""
+    """Tell every process's cache that the rules changed.
+
+    One upsert, so two transactions creating rules at once (an operator's API call and a
+    domain's timer) both bump the version instead of racing to insert the first row.
+    """
     m = t.alert_rules_meta
-    if conn.execute(update(m).where(m.c.id == 1).values(version=m.c.version + 1)).rowcount == 0:
-        conn.execute(insert(m).values(id=1, version=1))
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    stmt = dialect_insert(m).values(id=1, version=1)
+    conn.execute(
+        stmt.on_conflict_do_update(index_elements=[m.c.id], set_={"version": m.c.version + 1})
+    )
 
 
 def _streams(conn: Connection, ids: Sequence[int]) -> dict[int, Stream]:

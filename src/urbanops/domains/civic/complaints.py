@@ -379,6 +379,16 @@ def overdue_alerts(conn: Connection, *, now: datetime | None = None) -> dict[str
     from urbanops.storage import tables as t
 
     now = now or datetime.now(UTC)
+    r = civic_requests
+    late = conn.execute(
+        select(r.c.id, r.c.service_code, r.c.department, r.c.expected_at).where(
+            r.c.status.in_(OPEN), r.c.expected_at < now
+        )
+    ).all()
+    # The rule is created with the first overdue complaint, not by every idle timer tick.
+    exists = conn.execute(select(t.alert_rules.c.id).where(t.alert_rules.c.name == OVERDUE_RULE))
+    if not late and exists.first() is None:
+        return {"opened": 0, "resolved": 0}
     rule = domain_rule(
         conn,
         OVERDUE_RULE,
@@ -388,12 +398,6 @@ def overdue_alerts(conn: Connection, *, now: datetime | None = None) -> dict[str
     )
     if rule is None:  # disabled by an operator
         return {"opened": 0, "resolved": 0}
-    r = civic_requests
-    late = conn.execute(
-        select(r.c.id, r.c.service_code, r.c.department, r.c.expected_at).where(
-            r.c.status.in_(OPEN), r.c.expected_at < now
-        )
-    ).all()
     opened = 0
     for row in late:
         if raise_alert(
