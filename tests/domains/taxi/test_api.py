@@ -165,7 +165,7 @@ def test_bad_positions_and_states_change_nothing(
         ({"lon": 500, "lat": 60.17}, 400, "not a lon/lat"),
         ({"lon": "x", "lat": 60.17}, 400, "lon"),
         ({**_at(model, 5), "time": (now + timedelta(hours=1)).isoformat()}, 400, "clock"),
-        ({**_at(model, 5), "time": "2026-13-01T00:00:00Z"}, 400, "ISO 8601"),
+        ({**_at(model, 5), "time": "2026-13-01T00:00:00Z"}, 400, "date-time"),
         ({**_at(model, 5), "time": (now - timedelta(minutes=5)).isoformat()}, 409, "older"),
         ({**_at(model, 5), "speed": 3}, 400, "unknown field"),
     ]

@@ -27,6 +27,7 @@ from urbanops.api.deps import (
 )
 from urbanops.api.responses import json_response
 from urbanops.core.keys import authenticate
+from urbanops.core.timeutil import parse_instant
 from urbanops.domains.civic import complaints
 from urbanops.domains.civic.services import load_services
 from urbanops.errors import (
@@ -101,10 +102,8 @@ def get_requests(
     status: str | None = Query(None, max_length=20),
     jurisdiction_id: str | None = JURISDICTION,
 ) -> Response:
-    from urbanops.domains.parking.service import parse_instant
-
-    start = parse_instant(start_date, "start_date") if start_date else None
-    end = parse_instant(end_date, "end_date") if end_date else None
+    start = parse_instant(start_date, field="start_date") if start_date else None
+    end = parse_instant(end_date, field="end_date") if end_date else None
     with engine.connect() as conn:
         found = complaints.list_requests(
             conn,

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, and_, insert, select, update
 
+from urbanops.core.timeutil import format_optional, format_time
 from urbanops.domains.civic.services import Service
 from urbanops.domains.civic.tables import civic_request_history, civic_requests
 from urbanops.domains.civic.text import mask_personal_data
@@ -38,10 +39,6 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 MAX_DESCRIPTION = 4000
 MAX_LIST = 1000
 DEFAULT_DAYS = 90
-
-
-def _iso(t: datetime | None) -> str | None:
-    return None if t is None else t.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _text(fields: Mapping[str, Any], name: str, limit: int) -> str | None:
@@ -137,7 +134,7 @@ def create_request(
     return {
         "service_request_id": str(rid),
         "token": values["token"],
-        "service_notice": f"{service.department}: expected by {_iso(values['expected_at'])}",
+        "service_notice": f"{service.department}: expected by {format_time(values['expected_at'])}",
         "account_id": values["account_id"],
     }
 
@@ -157,9 +154,9 @@ def open311(row: Any, services: Mapping[str, Service]) -> dict[str, Any]:
         "description": mask_personal_data(row.description) if row.description else None,
         "agency_responsible": row.department,
         "service_notice": None,
-        "requested_datetime": _iso(row.requested_at),
-        "updated_datetime": _iso(row.updated_at),
-        "expected_datetime": _iso(row.expected_at),
+        "requested_datetime": format_optional(row.requested_at),
+        "updated_datetime": format_optional(row.updated_at),
+        "expected_datetime": format_optional(row.expected_at),
         "address": row.address,
         "address_id": None,
         "zipcode": None,
@@ -293,7 +290,12 @@ def history(conn: Connection, rid: int) -> list[dict[str, Any]]:
     h = civic_request_history
     rows = conn.execute(select(h).where(h.c.request_id == rid).order_by(h.c.id)).all()
     return [
-        {"at": _iso(x.at), "status": x.status, "note": x.note, "department": x.department}
+        {
+            "at": format_optional(x.at),
+            "status": x.status,
+            "note": x.note,
+            "department": x.department,
+        }
         for x in rows
     ]
 
@@ -338,7 +340,7 @@ def suggest_duplicates(conn: Connection, rid: int, *, days: int = 30) -> list[di
                     "distance_m": round(dist, 1),
                     "text_similarity": round(sim, 3),
                     "same_service": same,
-                    "requested_datetime": _iso(n.requested_at),
+                    "requested_datetime": format_optional(n.requested_at),
                 }
             )
     out.sort(key=lambda d: (-d["same_service"], -d["text_similarity"], d["distance_m"]))
@@ -405,7 +407,7 @@ def overdue_alerts(conn: Connection, *, now: datetime | None = None) -> dict[str
             rule,
             subject=f"civic_request:{row.id}",
             message=f"Complaint {row.id} ({row.service_code}, {row.department}) is overdue "
-            f"since {_iso(row.expected_at)}",
+            f"since {format_optional(row.expected_at)}",
             now=now,
         ):
             opened += 1

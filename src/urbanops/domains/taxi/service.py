@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, Engine, and_, func, insert, select, update
 
+from urbanops.core.timeutil import format_optional, format_time, parse_instant
 from urbanops.domains.taxi.dispatch import Candidates, DispatchOptions, candidates, match_batch
 from urbanops.domains.taxi.eta import EtaModel
 from urbanops.domains.taxi.tables import taxi_events, taxi_requests, taxi_vehicles
@@ -129,10 +130,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _iso(t: datetime | None) -> str | None:
-    return None if t is None else t.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 # ------------------------------------------------------------------------ cabs
 def upsert_vehicle(conn: Connection, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     """Register a cab or update its equipment (``accessible``, ``capacity``, ``thing_id``)."""
@@ -224,20 +221,19 @@ def report_position(
     now = _now()
     at = now
     if body.get("time") is not None:
-        from urbanops.domains.parking.service import parse_instant
-
-        at = parse_instant(body["time"], "time")
+        at = parse_instant(body["time"], field="time")
         if at > now + timedelta(seconds=max_future_skew_s):
             raise ValidationError(
-                f"time {_iso(at)} is {(at - now).total_seconds():.0f} s ahead of the server "
-                "clock: fix the device clock",
+                f"time {format_time(at)} is {(at - now).total_seconds():.0f} s ahead of the "
+                "server clock: fix the device clock",
                 field="time",
             )
         if at < now - timedelta(days=1):
             raise ValidationError("time: more than a day old", field="time")
     if row.position_at is not None and at < row.position_at:
         raise ConflictError(
-            f"time {_iso(at)} is older than the stored position ({_iso(row.position_at)})"
+            f"time {format_time(at)} is older than the stored position "
+            f"({format_time(row.position_at)})"
         )
     _bump(conn, row, lon=lon, lat=lat, position_at=at)
     return vehicle_view(conn, row.id)
@@ -295,7 +291,7 @@ def _vehicle_dict(row: Any, req: Any | None) -> dict[str, Any]:
         "capacity": row.capacity,
         "thing_id": row.thing_id,
         "position": None if row.lon is None else {"lon": row.lon, "lat": row.lat},
-        "position_at": _iso(row.position_at),
+        "position_at": format_optional(row.position_at),
         "request": None if req is None else _request_dict(req),
     }
 
@@ -328,10 +324,10 @@ def _request_dict(req: Any) -> dict[str, Any]:
         "vehicle_id": req.vehicle_id,
         "eta_s": req.eta_s,
         "declines": req.declines,
-        "requested_at": _iso(req.requested_at),
-        "matched_at": _iso(req.matched_at),
-        "picked_up_at": _iso(req.picked_up_at),
-        "finished_at": _iso(req.finished_at),
+        "requested_at": format_optional(req.requested_at),
+        "matched_at": format_optional(req.matched_at),
+        "picked_up_at": format_optional(req.picked_up_at),
+        "finished_at": format_optional(req.finished_at),
     }
 
 
@@ -419,7 +415,7 @@ def request_view(conn: Connection, rid: int, model: EtaModel | None = None) -> d
             view["vehicle"] = {
                 "id": cab.id,
                 "position": None if cab.lon is None else {"lon": cab.lon, "lat": cab.lat},
-                "position_at": _iso(cab.position_at),
+                "position_at": format_optional(cab.position_at),
                 "accessible": cab.accessible,
             }
             if model is not None and req.status in ("matched", "arriving"):
@@ -703,7 +699,7 @@ def events_after(
     out = []
     for ev in rows:
         data: dict[str, Any] = {
-            "at": _iso(ev.at),
+            "at": format_optional(ev.at),
             "kind": ev.kind,
             "vehicle_id": ev.vehicle_id,
             "reason": ev.reason,
