@@ -70,8 +70,7 @@ JURISDICTION = Query(None, max_length=100)
 
 
 def _services(settings: Any) -> Any:
-    path = getattr(settings, "civic_services", None)
-    return load_services(str(path) if path else None)
+    return load_services(str(settings.civic_services) if settings.civic_services else None)
 
 
 @open311.get("/services.json", summary="The complaint categories")
@@ -268,13 +267,7 @@ async def attach_photo(
             name = store_photo(data, settings.data_dir, row.id)
             base = (settings.public_base_url or str(request.base_url)).rstrip("/")
             url = f"{base}/api/v1/civic/photos/{name}"
-            from sqlalchemy import update
-
-            from urbanops.domains.civic.tables import civic_requests
-
-            conn.execute(
-                update(civic_requests).where(civic_requests.c.id == row.id).values(media_url=url)
-            )
+            complaints.set_media_url(conn, row.id, url)
             return {"service_request_id": str(row.id), "media_url": url}
 
     return json_response(await run_in_threadpool(run), status=201)

@@ -22,6 +22,7 @@ import re
 import threading
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -122,6 +123,18 @@ def guess_service(text: str, services: Mapping[str, Service]) -> str | None:
     return best
 
 
+@dataclass(frozen=True)
+class _Turn:
+    """One resident message and what came with it."""
+
+    text: str
+    lang: str
+    position: tuple[float | None, float | None] | None
+    photo: str | None
+    key_id: int | None
+    now: datetime
+
+
 class Chat:
     """Conversations over a knowledge base and the complaint catalogue."""
 
@@ -180,7 +193,7 @@ class Chat:
                 raise NotFoundError(f"no conversation {cid!r}")
             conv = {"state": row.state, "draft": row.draft}
         self._log(conn, cid, now, "resident", "message", text)
-        out = self._respond(conn, conv, text, lang, position, photo, key_id, now)
+        out = self._respond(conn, conv, _Turn(text, lang, position, photo, key_id, now))
         values: dict[str, Any] = {
             "state": conv["state"],
             "draft": conv["draft"],
@@ -205,17 +218,8 @@ class Chat:
             )
         )
 
-    def _respond(
-        self,
-        conn: Connection,
-        conv: dict[str, Any],
-        text: str,
-        lang: str,
-        position: tuple[float | None, float | None] | None,
-        photo: str | None,
-        key_id: int | None,
-        now: datetime,
-    ) -> dict[str, Any]:
+    def _respond(self, conn: Connection, conv: dict[str, Any], turn: _Turn) -> dict[str, Any]:
+        text, lang = turn.text, turn.lang
         t = _TEXT[lang]
         status = _STATUS.search(text)
         if status and conv["state"] != "report":
@@ -224,10 +228,10 @@ class Chat:
             if _CANCEL.match(text):
                 conv.update(state="chat", draft=None)
                 return {"kind": "cancelled", "reply": t["cancelled"]}
-            return self._collect(conn, conv, text, lang, position, photo, key_id, now, first=False)
+            return self._collect(conn, conv, turn, first=False)
         if _REPORT.search(text) and not _QUESTION_ONLY.search(text):
             conv.update(state="report", draft={"description": text})
-            return self._collect(conn, conv, text, lang, position, photo, key_id, now, first=True)
+            return self._collect(conn, conv, turn, first=True)
         with self._lock:
             answer = self.retriever.ask(text)
         if answer.handoff:
@@ -248,18 +252,9 @@ class Chat:
         }
 
     def _collect(
-        self,
-        conn: Connection,
-        conv: dict[str, Any],
-        text: str,
-        lang: str,
-        position: tuple[float | None, float | None] | None,
-        photo: str | None,
-        key_id: int | None,
-        now: datetime,
-        *,
-        first: bool,
+        self, conn: Connection, conv: dict[str, Any], turn: _Turn, *, first: bool
     ) -> dict[str, Any]:
+        text, lang, position, photo = turn.text, turn.lang, turn.position, turn.photo
         t = _TEXT[lang]
         draft = dict(conv["draft"] or {})
         asked = draft.get("asked")
@@ -309,7 +304,9 @@ class Chat:
             fields["lat"], fields["long"] = str(draft["lat"]), str(draft["lon"])
         if "address" in draft:
             fields["address_string"] = draft["address"]
-        made = complaints.create_request(conn, fields, self.services, key_id=key_id, now=now)
+        made = complaints.create_request(
+            conn, fields, self.services, key_id=turn.key_id, now=turn.now
+        )
         service = self.services[draft["service_code"]]
         row = complaints.get_row(conn, int(made["service_request_id"]))
         conv.update(state="chat", draft=None)

@@ -284,6 +284,15 @@ def set_status(
     return get_row(conn, rid)
 
 
+def set_media_url(conn: Connection, rid: int, url: str) -> None:
+    """Point a complaint's ``media_url`` at its stored photo."""
+    conn.execute(
+        update(civic_requests)
+        .where(civic_requests.c.id == rid)
+        .values(media_url=url, updated_at=datetime.now(UTC))
+    )
+
+
 def history(conn: Connection, rid: int) -> list[dict[str, Any]]:
     """Every change of a request, oldest first."""
     get_row(conn, rid)

@@ -229,6 +229,52 @@ class SimulationResult:
     vehicles: pd.DataFrame
 
 
+@dataclass
+class _Fleet:
+    """Per-cab state of a simulation (arrays indexed by cab)."""
+
+    node: np.ndarray  # where the cab is, or will be when free
+    accessible: np.ndarray
+    capacity: np.ndarray
+    free_at: np.ndarray
+    idle_since: np.ndarray
+    busy_s: np.ndarray
+    earnings: np.ndarray
+    empty_m: np.ndarray
+    loaded_m: np.ndarray
+    trips: np.ndarray
+
+    @classmethod
+    def start(cls, node: np.ndarray, accessible: np.ndarray) -> _Fleet:
+        n = node.size
+        zeros = [np.zeros(n) for _ in range(6)]
+        return cls(node, accessible, np.full(n, 4), *zeros, np.zeros(n, np.int64))
+
+
+@dataclass
+class _Riders:
+    """Per-request state of a simulation (arrays indexed by request)."""
+
+    status: np.ndarray  # 0 waiting or not yet, 1 picked up, 2 gave up
+    pickup_at: np.ndarray
+    eta_at_match: np.ndarray
+    vehicle: np.ndarray
+    priority: np.ndarray
+    redispatched: np.ndarray
+
+    @classmethod
+    def start(cls, trips: TripSet) -> _Riders:
+        n = trips.count
+        return cls(
+            np.zeros(n, np.int8),
+            np.full(n, np.nan),
+            np.full(n, np.nan),
+            np.full(n, -1, np.int64),
+            trips.priority.copy(),
+            np.zeros(n, bool),
+        )
+
+
 def simulate(
     model: EtaModel,
     trips: TripSet,
@@ -273,27 +319,12 @@ def simulate(
             raise ValidationError(f"{name} must be 0-0.5")
     rng = np.random.default_rng(seed)
     n = trips.count
-    # Fleet
-    veh_node = rng.choice(trips.pickup, size=fleet)
+    start_node = rng.choice(trips.pickup, size=fleet)
     accessible = np.zeros(fleet, bool)
     accessible[rng.permutation(fleet)[: round(accessible_share * fleet)]] = True
-    capacity = np.full(fleet, 4)
-    free_at = np.zeros(fleet)
-    idle_since = np.zeros(fleet)
-    busy_s = np.zeros(fleet)
-    earnings = np.zeros(fleet)
-    empty_m = np.zeros(fleet)
-    loaded_m = np.zeros(fleet)
-    trips_done = np.zeros(fleet, np.int64)
-    # Requests
-    status = np.zeros(n, np.int8)  # 0 waiting/not yet, 1 picked up, 2 gave up
-    pickup_at = np.full(n, np.nan)
-    eta_at_match = np.full(n, np.nan)
-    vehicle_of = np.full(n, -1, np.int64)
-    priority = trips.priority.copy()
-    redispatched = np.zeros(n, bool)
+    cabs = _Fleet.start(start_node, accessible)
+    riders = _Riders.start(trips)
     declines = dict.fromkeys(DECLINE_REASONS, 0)
-    decline_rows: list[tuple[int, int, str, float]] = []
     open_mask = np.zeros(n, bool)
     next_req = 0
     step = batch_s if policy == "batch" else 1.0
@@ -314,10 +345,10 @@ def simulate(
         if open_mask.any():
             give_up = open_mask & (t - trips.time_s >= UNSERVED_AFTER_S)
             if give_up.any():
-                status[give_up] = 2
+                riders.status[give_up] = 2
                 open_mask &= ~give_up
-        free = free_at <= t
-        if dirty or (free & (free_at > last_t)).any():
+        free = cabs.free_at <= t
+        if dirty or (free & (cabs.free_at > last_t)).any():
             dirty = False
             open_idx = np.flatnonzero(open_mask)
             idle = np.flatnonzero(free)
@@ -326,17 +357,17 @@ def simulate(
                 cand = candidates(
                     model,
                     trips.pickup[open_idx],
-                    veh_node[idle],
+                    cabs.node[idle],
                     options=options,
                     req_wheelchair=trips.wheelchair[open_idx],
                     req_party=trips.party[open_idx],
-                    veh_accessible=accessible[idle],
-                    veh_capacity=capacity[idle],
+                    veh_accessible=cabs.accessible[idle],
+                    veh_capacity=cabs.capacity[idle],
                 )
                 kwargs = {
                     "options": options,
-                    "req_priority": priority[open_idx],
-                    "veh_idle_s": t - idle_since[idle],
+                    "req_priority": riders.priority[open_idx],
+                    "veh_idle_s": t - cabs.idle_since[idle],
                     "req_waited_s": t - trips.time_s[open_idx],
                 }
                 if policy == "batch":
@@ -354,39 +385,15 @@ def simulate(
                     ):
                         if mask.any():
                             declines[reason] += int(mask.sum())
-                            free_at[cab[mask]] = t + off
-                            idle_since[cab[mask]] = t + off
-                            priority[req[mask]] = True
-                            redispatched[req[mask]] = True
-                            decline_rows.extend(
-                                (int(a), int(b), reason, t)
-                                for a, b in zip(req[mask], cab[mask], strict=True)
-                            )
+                            cabs.free_at[cab[mask]] = t + off
+                            cabs.idle_since[cab[mask]] = t + off
+                            riders.priority[req[mask]] = True
+                            riders.redispatched[req[mask]] = True
                             dirty = True
                     go = ~(fault | safety)
                     req, cab, eta = req[go], cab[go], eta[go]
                     if req.size:
-                        _dispatch(
-                            model,
-                            trips,
-                            t,
-                            req,
-                            cab,
-                            eta,
-                            dwell_s=dwell_s,
-                            veh_node=veh_node,
-                            free_at=free_at,
-                            idle_since=idle_since,
-                            busy_s=busy_s,
-                            earnings=earnings,
-                            empty_m=empty_m,
-                            loaded_m=loaded_m,
-                            trips_done=trips_done,
-                            status=status,
-                            pickup_at=pickup_at,
-                            eta_at_match=eta_at_match,
-                            vehicle_of=vehicle_of,
-                        )
+                        _dispatch(model, trips, t, req, cab, eta, dwell_s, cabs, riders)
                         open_mask[req] = False
         if progress is not None and t - last_report >= 1800:
             last_report = t
@@ -395,36 +402,16 @@ def simulate(
         nxt = end + step
         if next_req < n:
             nxt = min(nxt, float(trips.time_s[next_req]))
-        busy = free_at > t
+        busy = cabs.free_at > t
         if busy.any():
-            nxt = min(nxt, float(free_at[busy].min()))
+            nxt = min(nxt, float(cabs.free_at[busy].min()))
         if open_mask.any():
             nxt = min(nxt, float(trips.time_s[open_mask].min()) + UNSERVED_AFTER_S)
             if dirty:
                 nxt = t + step
         last_t = t
         t = max(t + step, float(np.ceil(nxt / step) * step))
-    return _result(
-        policy,
-        trips,
-        fleet=fleet,
-        status=status,
-        pickup_at=pickup_at,
-        eta_at_match=eta_at_match,
-        vehicle_of=vehicle_of,
-        redispatched=redispatched,
-        declines=declines,
-        decline_rows=decline_rows,
-        busy_s=busy_s,
-        earnings=earnings,
-        empty_m=empty_m,
-        loaded_m=loaded_m,
-        trips_done=trips_done,
-        accessible=accessible,
-        rounds=rounds,
-        options=options,
-        batch_s=batch_s,
-    )
+    return _result(policy, trips, cabs, riders, declines, rounds, options, batch_s)
 
 
 def _dispatch(
@@ -434,53 +421,54 @@ def _dispatch(
     req: np.ndarray,
     cab: np.ndarray,
     eta: np.ndarray,
-    *,
     dwell_s: float,
-    **state: np.ndarray,
+    cabs: _Fleet,
+    riders: _Riders,
 ) -> None:
     """Apply accepted matches: drive to the pickup, then to the drop-off."""
-    start_node = state["veh_node"][cab]
-    to_pickup_m = model.pair_distance_m(start_node, trips.pickup[req])
+    to_pickup_m = model.pair_distance_m(cabs.node[cab], trips.pickup[req])
     ride_s = model.pair_time_s(trips.pickup[req], trips.dropoff[req]).astype(float)
     ride_m = model.pair_distance_m(trips.pickup[req], trips.dropoff[req]).astype(float)
     pickup = t + eta.astype(float)
     done = pickup + ride_s + dwell_s
     local_hour = ((trips.start.hour * 3600 + pickup) // 3600 % 24).astype(int)
-    state["status"][req] = 1
-    state["pickup_at"][req] = pickup
-    state["eta_at_match"][req] = eta
-    state["vehicle_of"][req] = cab
-    state["veh_node"][cab] = trips.dropoff[req]
-    state["free_at"][cab] = done
-    state["idle_since"][cab] = done
-    state["busy_s"][cab] += done - t
-    state["earnings"][cab] += fare_krw(ride_m, local_hour)
-    state["empty_m"][cab] += to_pickup_m
-    state["loaded_m"][cab] += ride_m
-    state["trips_done"][cab] += 1
+    riders.status[req] = 1
+    riders.pickup_at[req] = pickup
+    riders.eta_at_match[req] = eta
+    riders.vehicle[req] = cab
+    cabs.node[cab] = trips.dropoff[req]
+    cabs.free_at[cab] = done
+    cabs.idle_since[cab] = done
+    cabs.busy_s[cab] += done - t
+    cabs.earnings[cab] += fare_krw(ride_m, local_hour)
+    cabs.empty_m[cab] += to_pickup_m
+    cabs.loaded_m[cab] += ride_m
+    cabs.trips[cab] += 1
 
 
-def _result(policy: str, trips: TripSet, **s: object) -> SimulationResult:
-    status = s["status"]
-    pickup_at = s["pickup_at"]
-    assert isinstance(status, np.ndarray) and isinstance(pickup_at, np.ndarray)
-    n = trips.count
+def _result(
+    policy: str,
+    trips: TripSet,
+    cabs: _Fleet,
+    riders: _Riders,
+    declines: dict[str, int],
+    rounds: int,
+    options: DispatchOptions,
+    batch_s: float,
+) -> SimulationResult:
+    status, pickup_at = riders.status, riders.pickup_at
     wait = pickup_at - trips.time_s
     picked = status == 1
     unserved = (~picked) | (wait > UNSERVED_AFTER_S)
     served_wait = wait[picked]
     days = max(1.0, float(np.ceil((trips.time_s[-1] + 1) / 86400.0)))
-    fleet = int(s["fleet"])  # type: ignore[call-overload]
-    busy_s = np.asarray(s["busy_s"])
-    earnings = np.asarray(s["earnings"])
-    empty_m, loaded_m = np.asarray(s["empty_m"]), np.asarray(s["loaded_m"])
-    declines = dict(s["declines"])  # type: ignore[call-overload]
-    options = s["options"]
-    assert isinstance(options, DispatchOptions)
+    fleet = int(cabs.node.size)
+    busy_s, earnings = cabs.busy_s, cabs.earnings
+    empty_m, loaded_m = cabs.empty_m, cabs.loaded_m
     wheel = trips.wheelchair
     metrics: dict[str, object] = {
         "policy": policy,
-        "requests": n,
+        "requests": trips.count,
         "fleet": fleet,
         "served": int(picked.sum()),
         "mean_wait_s": round(float(served_wait.mean()), 1) if served_wait.size else None,
@@ -492,7 +480,7 @@ def _result(policy: str, trips: TripSet, **s: object) -> SimulationResult:
         "mean_earnings_krw": round(float(earnings.mean()), 0),
         "declines": int(sum(declines.values())),
         "declines_by_reason": declines,
-        "redispatched": int(np.asarray(s["redispatched"]).sum()),
+        "redispatched": int(riders.redispatched.sum()),
         "empty_km_share": round(float(empty_m.sum() / max(1.0, empty_m.sum() + loaded_m.sum())), 4),
         "wheelchair_requests": int(wheel.sum()),
         "wheelchair_mean_wait_s": (
@@ -503,8 +491,8 @@ def _result(policy: str, trips: TripSet, **s: object) -> SimulationResult:
             if (picked & trips.priority).any()
             else None
         ),
-        "dispatch_rounds": s["rounds"],
-        "batch_s": s["batch_s"] if policy == "batch" else None,
+        "dispatch_rounds": rounds,
+        "batch_s": batch_s if policy == "batch" else None,
         "max_pickup_s": options.max_pickup_s,
         "skipped_requests": trips.skipped,
         "start": trips.start.isoformat(),
@@ -531,8 +519,8 @@ def _result(policy: str, trips: TripSet, **s: object) -> SimulationResult:
                 for x in trips.time_s
             ],
             "status": np.where(picked, "picked_up", np.where(status == 2, "gave_up", "open")),
-            "vehicle": s["vehicle_of"],
-            "pickup_eta_s": np.round(np.asarray(s["eta_at_match"]), 0),
+            "vehicle": riders.vehicle,
+            "pickup_eta_s": np.round(riders.eta_at_match, 0),
             "wait_s": np.round(wait, 0),
             "wheelchair": wheel.astype(int),
             "priority": trips.priority.astype(int),
@@ -541,8 +529,8 @@ def _result(policy: str, trips: TripSet, **s: object) -> SimulationResult:
     vehicles = pd.DataFrame(
         {
             "vehicle": np.arange(fleet),
-            "accessible": np.asarray(s["accessible"]).astype(int),
-            "trips": s["trips_done"],
+            "accessible": cabs.accessible.astype(int),
+            "trips": cabs.trips,
             "busy_s": np.round(busy_s, 0),
             "earnings_krw": earnings,
             "empty_km": np.round(empty_m / 1000, 2),
