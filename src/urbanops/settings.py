@@ -103,6 +103,33 @@ class Settings(BaseSettings):
     max_future_skew_s: int = Field(
         default=600, ge=0, description="Readings stamped further in the future are refused"
     )
+    # -- dashboard ---------------------------------------------------------------------------
+    dashboard_tile_url: str = Field(
+        default="https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        max_length=500,
+        description="Basemap XYZ tiles; empty: no tiles (offline), districts and streets are "
+        "drawn from local data",
+    )
+    dashboard_tile_attribution: str = Field(
+        default="&copy; OpenStreetMap contributors", max_length=500
+    )
+    dashboard_center: tuple[float, float] = Field(
+        default=(37.55, 126.99), description="Map centre (lat, lon) before data is loaded"
+    )
+    dashboard_zoom: int = Field(default=11, ge=1, le=19)
+    dashboard_streets: Path | None = Field(
+        default=None,
+        description="Local street lines (GeoJSON, EPSG:4326) drawn as the offline basemap",
+    )
+    stale_after_s: int = Field(
+        default=3600,
+        ge=60,
+        le=30 * 86400,
+        description="A sensor whose newest reading is older than this shows as stale",
+    )
+    max_map_assets: int = Field(
+        default=200_000, ge=1, le=2_000_000, description="Most sensors one map call returns"
+    )
 
     @property
     def sqlalchemy_url(self) -> str:

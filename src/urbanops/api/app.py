@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
-from starlette.responses import RedirectResponse
 
 from urbanops import __version__
 from urbanops.api import alerts, events, ingest, jobs, latest, problems, sta, webhooks
@@ -24,7 +23,9 @@ UrbanOps: open smart-city operations.
 * **SensorThings API 1.1** (Sensing) at `/sta/v1.1`: Things, Locations, Datastreams,
   Observations... with `$filter $orderby $top $skip $count $select $expand` and the
   `CreateObservations` dataArray extension.
-* **Dashboard read path**: `/api/v1/latest` (newest reading of up to 10,000 datastreams).
+* **Dashboard read path**: `/api/v1/latest` (newest reading of up to 10,000 datastreams),
+  `/api/v1/map/sensors` (every located sensor, in columns), `/api/v1/summary`, `/api/v1/me`.
+* **Dashboard** at `/`.
 
 Authenticate with `Authorization: Bearer <key>` or HTTP Basic with the key as the password.
 Errors are RFC 9457 problem+json.
@@ -176,8 +177,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if domain.router is not None:
             app.include_router(load(domain.router))
 
-    @app.get("/", include_in_schema=False)
-    def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
+    from urbanops.web.dashboard.routes import router as dashboard
 
+    app.include_router(dashboard)  # the city dashboard at /
     return app

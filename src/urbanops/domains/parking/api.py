@@ -129,6 +129,13 @@ async def extend_reservation(
     return json_response(row)
 
 
+@router.get("/bays.geojson", summary="Every bay with its status (GeoJSON, the map layer)")
+def bays_geojson(engine: EngineDep) -> Response:
+    """Public: which bays are free is what residents look for (Seoul's shared-parking app)."""
+    with engine.connect() as conn:
+        return json_response(service.bays_geojson(conn), media_type="application/geo+json")
+
+
 @router.get("/ngsi-ld/entities", summary="Sites and bays as NGSI-LD (FIWARE ParkingSpot)")
 def ngsi_ld_entities(
     engine: EngineDep,

@@ -215,6 +215,25 @@ def bay_entity(row: Any, *, key_values: bool = False) -> dict[str, Any]:
     return out
 
 
+def bays_geojson(conn: Connection) -> dict[str, Any]:
+    """Every bay as a GeoJSON point with its status and tariff (the dashboard's layer)."""
+    features = [
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [b.lon, b.lat]},
+            "properties": {
+                "id": b.id,
+                "name": b.name,
+                "status": b.status,
+                "site": b.site_id,
+                "tariff_krw_per_30min": b.tariff_krw_per_30min,
+            },
+        }
+        for b in conn.execute(select(parking_bays).order_by(parking_bays.c.id))
+    ]
+    return {"type": "FeatureCollection", "features": features}
+
+
 def export_entities(conn: Connection, *, key_values: bool = False) -> list[dict[str, Any]]:
     """Every site (OffStreetParking) and bay (ParkingSpot) as NGSI-LD entities."""
     out: list[dict[str, Any]] = []

@@ -67,6 +67,13 @@ def list_vehicles(
     return json_response({"value": views, "count": len(views)})
 
 
+@router.get("/map.geojson", summary="Cabs on duty and waiting riders (GeoJSON, the map layer)")
+def map_geojson(engine: EngineDep, principal: PrincipalDep) -> Response:
+    require_reader(principal, "the cabs")
+    with engine.connect() as conn:
+        return json_response(service.map_geojson(conn), media_type="application/geo+json")
+
+
 @router.get("/vehicles/{vehicle_id}", summary="The driver's view: state and the ride in hand")
 def get_vehicle(
     engine: EngineDep,

@@ -283,6 +283,48 @@ def list_vehicles(conn: Connection, state: str | None = None) -> list[dict[str, 
     return [_vehicle_dict(r, rides.get(r.request_id)) for r in rows]
 
 
+def map_geojson(conn: Connection) -> dict[str, Any]:
+    """Cabs on duty (by state) and riders waiting for or meeting a cab, as GeoJSON points."""
+    features: list[dict[str, Any]] = []
+    cabs = select(taxi_vehicles).where(
+        taxi_vehicles.c.state != "offline", taxi_vehicles.c.lon.is_not(None)
+    )
+    for v in conn.execute(cabs.order_by(taxi_vehicles.c.id).limit(100_000)):
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [v.lon, v.lat]},
+                "properties": {
+                    "kind": "vehicle",
+                    "id": v.id,
+                    "state": v.state,
+                    "accessible": v.accessible,
+                    "position_at": format_optional(v.position_at),
+                },
+            }
+        )
+    waiting = select(taxi_requests).where(
+        taxi_requests.c.status.in_(("requested", "matched", "arriving"))
+    )
+    for r in conn.execute(waiting.order_by(taxi_requests.c.id).limit(100_000)):
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [r.pickup_lon, r.pickup_lat]},
+                "properties": {
+                    "kind": "request",
+                    "id": r.id,
+                    "state": r.status,
+                    "priority": r.priority,
+                    "wheelchair": r.wheelchair,
+                    "vehicle_id": r.vehicle_id,
+                    "requested_at": format_time(r.requested_at),
+                },
+            }
+        )
+    return {"type": "FeatureCollection", "features": features}
+
+
 def _vehicle_dict(row: Any, req: Any | None) -> dict[str, Any]:
     return {
         "id": row.id,

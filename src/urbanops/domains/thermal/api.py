@@ -127,6 +127,13 @@ def list_surveys(
         return json_response({"value": service.list_surveys(conn, limit)})
 
 
+@router.get("/findings", summary="Findings of the newest finished survey (GeoJSON, the map layer)")
+def latest_findings(engine: EngineDep, principal: PrincipalDep) -> Response:
+    require_reader(principal, "surveys")
+    with engine.connect() as conn:
+        return json_response(service.latest_findings(conn), media_type="application/geo+json")
+
+
 @router.get("/surveys/{survey_id}", summary="A survey: its job, summary and result links")
 def get_survey(engine: EngineDep, principal: PrincipalDep, survey_id: int = SURVEY_ID) -> Response:
     require_reader(principal, "surveys")

@@ -219,3 +219,22 @@ def result_file(conn: Connection, survey_id: int, what: str) -> tuple[Path, str]
 def list_surveys(conn: Connection, limit: int = 100) -> list[dict[str, Any]]:
     rows = conn.execute(select(thermal_surveys).order_by(thermal_surveys.c.id.desc()).limit(limit))
     return [survey_public(r) for r in rows]
+
+
+def latest_findings(conn: Connection) -> dict[str, Any]:
+    """The findings of the newest survey that has them, each tagged with its survey (GeoJSON).
+
+    An empty FeatureCollection when no survey has finished: the map layer is simply empty.
+    """
+    import json
+
+    rows = conn.execute(select(thermal_surveys).order_by(thermal_surveys.c.id.desc()).limit(50))
+    for row in rows:
+        path = Path(row.folder) / "out" / RESULT_FILES["findings"][0]
+        if path.is_file():
+            data = json.loads(path.read_text(encoding="utf-8"))
+            for feature in data.get("features", []):
+                feature.setdefault("properties", {})["survey_id"] = row.id
+            data["survey_id"] = row.id
+            return data
+    return {"type": "FeatureCollection", "features": [], "survey_id": None}

@@ -1,0 +1,1 @@
+"""Web pages served by ``urbanops serve``: the dashboard (and, under domains, their widgets)."""

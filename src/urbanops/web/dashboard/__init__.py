@@ -1,0 +1,1 @@
+"""The city dashboard at ``/``: static files that read only the public API (docs/dashboard.md)."""
