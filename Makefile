@@ -27,15 +27,17 @@ run: $(VENV)/.installed
 	$(BIN)/urbanops demo load --if-empty
 	exec $(BIN)/urbanops serve --host $(HOST) --port $(PORT)
 
-## services: install what the tests start (PostgreSQL + PostGIS, Mosquitto, Chromium), as root
+## services: install what the tests start (PostgreSQL + PostGIS, Mosquitto, Chromium and a
+## Korean font for its screenshots), as root
 services:
 	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
 	    || ! ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1 \
-	    || ! test -x /usr/sbin/mosquitto || ! test -x /usr/bin/chromium; then \
+	    || ! test -x /usr/sbin/mosquitto || ! test -x /usr/bin/chromium \
+	    || ! test -d /usr/share/fonts/truetype/nanum; then \
 	  if [ "$$(id -u)" = "0" ]; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	      postgresql postgresql-postgis mosquitto chromium >/dev/null; \
-	  else echo "PostgreSQL/PostGIS/Mosquitto/Chromium missing and not root: their tests will skip"; fi; \
+	      postgresql postgresql-postgis mosquitto chromium fonts-nanum >/dev/null; \
+	  else echo "PostgreSQL/PostGIS/Mosquitto/Chromium/fonts missing and not root: their tests will skip"; fi; \
 	fi
 
 ## make test: dev dependencies, services, then lint and the whole suite

@@ -159,6 +159,7 @@ def test_summary_counts_readings_exactly(client: TestClient, keys: dict[str, str
     client.post(f"{STA}/CreateObservations", json=data_array(ds, rows), headers=auth(admin))
     second = client.get(f"/api/v1/summary?since_observation={first['observation_cursor']}").json()
     assert second["readings_since"] == 7 and second["online"] == 1
+    assert second["things"] == 2 and second["things_online"] == 1
     staff = client.get("/api/v1/summary", headers=auth(keys["viewer"])).json()
     assert staff["alerts"] == {}
     for query in ("since_observation=-1", "since_observation=x", "since_observation=1e99"):

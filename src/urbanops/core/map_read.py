@@ -206,7 +206,9 @@ def city_summary(
     Returns
     -------
     dict
-        ``sensors`` (located or not), ``online``, ``observation_cursor`` (the newest
+        ``sensors`` (datastreams, located or not), ``online`` (those with a fresh reading),
+        ``things`` and ``things_online`` (stations with at least one fresh datastream),
+        ``observation_cursor`` (the newest
         observation id), ``readings_since`` (null without ``since_observation``), ``at``, and
         ``alerts`` (``{"critical": n, ...}``) when asked.
     """
@@ -214,10 +216,13 @@ def city_summary(
     d, o = t.datastreams, t.observations
     scope = visibility(DATASTREAM, d) if public_only else true()
     since = now - timedelta(seconds=stale_after_s)
-    sensors, online = conn.execute(
+    fresh = d.c.phenomenon_time_end >= since
+    sensors, online, things, things_online = conn.execute(
         select(
             func.count(),
-            func.count().filter(d.c.phenomenon_time_end >= since),
+            func.count().filter(fresh),
+            func.count(d.c.thing_id.distinct()),
+            func.count(d.c.thing_id.distinct()).filter(fresh),
         ).where(scope)
     ).one()
     cursor = conn.execute(select(func.max(o.c.id))).scalar() or 0
@@ -230,6 +235,8 @@ def city_summary(
         "at": now.isoformat().replace("+00:00", "Z"),
         "sensors": sensors,
         "online": online,
+        "things": things,
+        "things_online": things_online,
         "stale_after_s": stale_after_s,
         "observation_cursor": cursor,
         "readings_since": readings,

@@ -136,6 +136,7 @@ async function start() {
   state.ready = true;
   document.body.dataset.ready = "1";
   performance.mark("urbanops-ready");
+  requestAnimationFrame(() => requestAnimationFrame(() => performance.mark("urbanops-painted")));
 
   if (state.zoneBounds) state.map.fitBounds(state.zoneBounds, { padding: [10, 10] });
   else if (state.sensors.count) {
@@ -154,6 +155,7 @@ async function start() {
   });
   refreshDomainCounts(state);
   refreshHeat(state);
+  setTimeout(() => refreshSummary(state).catch(() => {}), 10000); // a first rate soon
   every(30000, () => refreshSummary(state));
   every(60000, () => refreshHeat(state));
   every(120000, async () => {

@@ -69,9 +69,9 @@ export function drawSeries(canvas, times, values, { unit = "", timeZone, locale 
       ? { month: "numeric", day: "numeric" }
       : { hour: "2-digit", minute: "2-digit", hour12: false }),
   });
-  ctx.textAlign = "center";
   for (let k = 0; k <= 4; k++) {
     const t = t0 + (k / 4) * span;
+    ctx.textAlign = k === 0 ? "left" : k === 4 ? "right" : "center";
     ctx.fillText(fmt.format(new Date(t)), X(t), cssH - bottom + 8);
   }
   ctx.strokeStyle = "#1f78b4";

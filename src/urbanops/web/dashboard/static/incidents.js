@@ -4,7 +4,7 @@
 
 import { api, stream } from "./api.js";
 import { t } from "./i18n.js";
-import { alertPosition, drawAlert, escapeHtml, toast, zoneName } from "./layers.js";
+import { alertPosition, alertZone, drawAlert, escapeHtml, toast, zoneName } from "./layers.js";
 
 const RANK = { critical: 0, warning: 1, info: 2 };
 
@@ -98,7 +98,7 @@ export function renderFeed(state) {
   const kind = document.getElementById("f-kind").value;
   const rows = [...(state.alerts || new Map()).values()]
     .filter((a) => a.state !== "resolved")
-    .filter((a) => !zone || String(a.zone_id) === zone)
+    .filter((a) => !zone || String(alertZone(state, a)) === zone)
     .filter((a) => !severity || a.severity === severity)
     .filter((a) => !kind || state.rules.get(a.rule_id)?.kind === kind)
     .sort((a, b) => (RANK[a.severity] ?? 9) - (RANK[b.severity] ?? 9) || b.id - a.id);
@@ -122,7 +122,7 @@ export function renderFeed(state) {
         `<li class="incident sev-${escapeHtml(a.severity)} st-${escapeHtml(a.state)}" data-alert="${a.id}">` +
         `<button class="linkish focus" data-id="${a.id}"><span class="badge">${escapeHtml(t(`sev_${a.severity}`))}</span> ` +
         `${escapeHtml(a.message || rule?.name || a.subject)}</button>` +
-        `<div class="meta"><span class="state">${escapeHtml(t(`state_${a.state}`))}</span> · ${escapeHtml(zoneName(state, a.zone_id))}` +
+        `<div class="meta"><span class="state">${escapeHtml(t(`state_${a.state}`))}</span> · ${escapeHtml(zoneName(state, alertZone(state, a)))}` +
         `${rule ? ` · ${escapeHtml(rule.kind)}` : ""} · <time>${escapeHtml(when)}</time></div>${acts}</li>`
       );
     })

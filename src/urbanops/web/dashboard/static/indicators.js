@@ -46,13 +46,13 @@ export function renderTiles(state) {
     tiles.push(tile("alerts", t("active_alerts"), "–", escapeHtml(t("needs_key"))));
   }
   if (s) {
-    const share = s.sensors ? s.online / s.sensors : 0;
+    const share = s.things ? s.things_online / s.things : 0;
     tiles.push(
       tile(
         "sensors",
         t("sensors_online"),
-        `${s.online.toLocaleString()} ${t("of")} ${s.sensors.toLocaleString()}`,
-        `${t("stale")} ${(s.sensors - s.online).toLocaleString()}`,
+        `${s.things_online.toLocaleString()} ${t("of")} ${s.things.toLocaleString()}`,
+        `${s.sensors.toLocaleString()} ${t("streams")} · ${t("stale")} ${(s.sensors - s.online).toLocaleString()}`,
         {
           tone: share > 0.95 ? "good" : share > 0.8 ? "warn" : "bad",
           action: () => {

@@ -113,6 +113,35 @@ export async function loadZones(state) {
   }
 }
 
+function inRing(ring, x, y) {
+  let inside = false;
+  for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+    const [xi, yi] = ring[i];
+    const [xj, yj] = ring[j];
+    if (yi > y !== yj > y && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
+  }
+  return inside;
+}
+
+/** The id of the zone (district) containing a point, or null. */
+export function zoneAt(state, lon, lat) {
+  for (const [id, z] of state.zones || []) {
+    const g = z.feature.geometry || {};
+    const polygons = g.type === "Polygon" ? [g.coordinates] : g.type === "MultiPolygon" ? g.coordinates : [];
+    for (const rings of polygons) {
+      if (inRing(rings[0], lon, lat) && !rings.slice(1).some((hole) => inRing(hole, lon, lat))) return id;
+    }
+  }
+  return null;
+}
+
+/** An alert's zone: its own, or the zone its sensor stands in. */
+export function alertZone(state, alert) {
+  if (alert.zone_id != null) return Number(alert.zone_id);
+  const i = alert.datastream_id == null ? undefined : state.byDatastream?.get(alert.datastream_id);
+  return i === undefined ? null : zoneAt(state, state.sensors.lon[i], state.sensors.lat[i]);
+}
+
 export function zoneName(state, id) {
   const z = state.zones && state.zones.get(Number(id));
   if (!z) return id == null ? t("city") : `#${id}`;
