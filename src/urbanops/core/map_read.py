@@ -14,14 +14,13 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import orjson
 from sqlalchemy import Connection, and_, func, literal_column, select, true
 
 from urbanops.core.latest import parse_bbox
 from urbanops.core.sensing.entities import DATASTREAM
 from urbanops.core.sensing.query import visibility
 from urbanops.storage import tables as t
-from urbanops.storage.types import from_epoch_us, geom_from_geojson, st_intersects
+from urbanops.storage.types import geom_from_geojson, st_intersects
 
 __all__ = ["city_summary", "parse_bbox", "sensor_points"]
 
@@ -59,11 +58,29 @@ def _mean_position(value: Any) -> float | None:
 
 
 def _epoch_s(value: Any) -> float | None:
+    """Epoch seconds of a stored instant: a datetime (PostgreSQL) or microseconds (SQLite)."""
     if value is None:
         return None
     if isinstance(value, datetime):
         return value.timestamp()
-    return from_epoch_us(int(value)).timestamp()
+    return int(value) / 1e6
+
+
+def _number(last: str | None) -> float | None:
+    """The numeric ``result`` of a datastream's stored last-value fragment, else None.
+
+    The fragment ends with ``"result":<JSON value>``; numbers are read with ``float`` (100,000
+    rows in milliseconds, where parsing each fragment as JSON took most of a second).
+    """
+    if not last:
+        return None
+    text = last.rpartition('"result":')[2]
+    if not text or text[0] not in "-0123456789":
+        return None
+    try:
+        return float(text)
+    except ValueError:  # an array or object that starts like a number cannot; be safe
+        return None
 
 
 def sensor_points(
@@ -156,11 +173,7 @@ def sensor_points(
         lon_f, lat_f = _mean_position(lon), _mean_position(lat)
         if lon_f is None or lat_f is None:
             continue
-        value = None
-        if last:
-            result = orjson.loads(b"{" + last.encode() + b"}").get("result")
-            if isinstance(result, int | float) and not isinstance(result, bool):
-                value = result
+        value = _number(last)
         cols["id"].append(ds)
         cols["thing"].append(thing)
         cols["name"].append(name)
