@@ -152,7 +152,9 @@ def test_layers_toggle(operator_page: Page) -> None:
     parking = p.page.get_by_label("Shared parking bays")
     assert not parking.is_checked()
     parking.check()
-    p.page.wait_for_function("() => window.__urbanops.overlays.get('parking.bays').features.length === 1")
+    p.page.wait_for_function(
+        "() => window.__urbanops.overlays.get('parking.bays').features.length === 1"
+    )
     assert p.js(
         "window.__urbanops.map.hasLayer(window.__urbanops.overlays.get('parking.bays').layer)"
     )
@@ -165,6 +167,24 @@ def test_layers_toggle(operator_page: Page) -> None:
         "window.__urbanops.map.hasLayer(window.__urbanops.overlays.get('parking.bays').layer)"
     )
     assert p.errors == []
+
+
+def test_heat_map_tiles_and_legend(operator_page: Page) -> None:
+    p = operator_page
+    p.page.get_by_label("Heat map (apparent temperature)").check()
+    # the first view builds the current map (kriging the demo's readings), then tiles load
+    p.page.wait_for_selector(
+        ".leaflet-tile-pane img.leaflet-tile-loaded[src^='blob:']", timeout=120_000
+    )
+    legend = p.page.locator("#legend img.legend-img")
+    legend.wait_for()
+    p.page.wait_for_function(
+        "() => { const i = document.querySelector('#legend img.legend-img'); "
+        "return i && i.complete && i.naturalWidth > 100; }"
+    )
+    p.page.wait_for_timeout(500)
+    p.shot("heat-layer")
+    assert p.errors == []  # no request for a tile outside the map
 
 
 def test_clicking_a_sensor_shows_its_chart(operator_page: Page) -> None:

@@ -41,6 +41,9 @@ class MapLayer:
         Path of a legend image (tiles).
     prepare
         Path to GET once before drawing (e.g. one that builds the layer's current map).
+    extent
+        Dotted path, in the ``prepare`` answer, to ``{"bounds": [w, s, e, n], "zooms": [min,
+        max]}``: tiles are asked for only there (no requests for tiles that do not exist).
     needs_key
         True when anonymous callers get 401 (the layer is hidden in public mode).
     refresh_s
@@ -60,6 +63,7 @@ class MapLayer:
     label: str | None = None
     legend: str | None = None
     prepare: str | None = None
+    extent: str | None = None
     needs_key: bool = True
     refresh_s: float = 60.0
     visible: bool = False

@@ -72,6 +72,7 @@ ALL: list[Domain] = [
                 "/api/v1/heat/tiles/apparent_temp/{z}/{x}/{y}.png",
                 legend="/api/v1/heat/legend/apparent_temp.png",
                 prepare="/api/v1/heat/map",
+                extent="tiles.apparent_temp",
                 refresh_s=600,
             ),
         ),

@@ -42,14 +42,14 @@ def write_outputs(m: HeatMap, out_dir: Path, *, tiles: bool = True) -> list[Path
         if tiles:
             for name, values in layers.items():
                 lo, hi = colour_range(values)
-                n = write_tiles(tmp / "tiles" / name, m.grid, values, vmin=lo, vmax=hi)
+                written_tiles = write_tiles(tmp / "tiles" / name, m.grid, values, vmin=lo, vmax=hi)
                 write_legend(
                     tmp / f"legend_{name}.png", vmin=lo, vmax=hi,
                     label=name.replace("_", " ") + " (deg C)",
                 )  # fmt: skip
                 summary["tiles"][name] = {
                     "path": f"tiles/{name}/{{z}}/{{x}}/{{y}}.png",
-                    "tiles": n,
+                    **written_tiles,
                     "range_c": [lo, hi],
                     "legend": f"legend_{name}.png",
                 }

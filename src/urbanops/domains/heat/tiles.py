@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pyproj import CRS, Transformer
@@ -50,8 +51,15 @@ def write_tiles(
     vmax: float,
     cmap: str = "RdYlBu_r",
     zooms: tuple[int, int] | None = None,
-) -> int:
-    """Write ``out_dir/{z}/{x}/{y}.png``; returns the number of tiles."""
+) -> dict[str, Any]:
+    """Write ``out_dir/{z}/{x}/{y}.png``.
+
+    Returns
+    -------
+    dict
+        ``tiles`` (how many), ``zooms`` ``[min, max]`` and ``bounds`` ``[west, south, east,
+        north]`` in degrees: what a map client needs to ask only for tiles that exist.
+    """
     from PIL import Image
 
     to_merc = Transformer.from_crs(grid.crs, CRS.from_epsg(3857), always_xy=True)
@@ -87,7 +95,17 @@ def write_tiles(
                 path = out_dir / str(z) / str(tx) / f"{ty}.png"
                 path.parent.mkdir(parents=True, exist_ok=True)
                 Image.fromarray(_colours(v, vmin, vmax, cmap), "RGBA").save(path, optimize=True)
-    return count
+    lons, lats = to_ll.transform([x0, x1, x0, x1], [y0, y0, y1, y1])
+    return {
+        "tiles": count,
+        "zooms": [z0, z1],
+        "bounds": [
+            round(min(lons), 6),
+            round(min(lats), 6),
+            round(max(lons), 6),
+            round(max(lats), 6),
+        ],
+    }
 
 
 def write_legend(

@@ -241,7 +241,7 @@ export function renderLegend(state) {
     .join("<br>");
   box.innerHTML = rows;
   for (const entry of state.overlays.values()) {
-    if (entry.shown && entry.legendUrl) {
+    if (entry.shown && entry.legendUrl && entry.legendReady) {
       const img = document.createElement("img");
       img.alt = typeof entry.title === "function" ? entry.title() : entry.title;
       img.className = "legend-img";
@@ -407,28 +407,62 @@ function colourFor(spec, props) {
 export function domainLayer(state, spec) {
   const hidden = spec.needs_key && !state.me.can_read_all;
   if (spec.kind === "tiles") {
+    // Tiles are fetched with the key (an <img> cannot send it) once the layer is prepared,
+    // and only inside the extent the preparation reports.
+    let prepared = null;
+    let generation = 0; // tiles asked for before the extent was known are not fetched
     const Tiles = L.TileLayer.extend({
+      onAdd(map) {
+        prepared = prepared || prepare();
+        L.TileLayer.prototype.onAdd.call(this, map);
+      },
       createTile(coords, done) {
         const img = document.createElement("img");
         img.alt = "";
-        imageUrl(this.getTileUrl(coords)).then(
-          (u) => {
-            img.onload = () => URL.revokeObjectURL(u);
-            img.src = u;
-            done(null, img);
-          },
-          () => done(null, img),
-        );
+        const url = this.getTileUrl(coords);
+        const born = generation;
+        (prepared || Promise.resolve())
+          .then(() => {
+            if (born !== generation) throw new Error("stale");
+            return imageUrl(url);
+          })
+          .then(
+            (u) => {
+              img.onload = () => URL.revokeObjectURL(u);
+              img.src = u;
+              done(null, img);
+            },
+            () => done(null, img),
+          );
         return img;
       },
     });
     const layer = new Tiles(spec.url, { opacity: spec.opacity, maxZoom: 19, zIndex: 5 });
+    const prepare = () => {
+      if (!spec.prepare) return Promise.resolve();
+      return api(spec.prepare).then((answer) => {
+        generation += 1;
+        const extent = spec.extent ? spec.extent.split(".").reduce((o, k) => o && o[k], answer) : null;
+        if (extent && extent.bounds && extent.zooms) {
+          const [w, s, e, n] = extent.bounds;
+          layer.options.bounds = L.latLngBounds([s, w], [n, e]);
+          layer.options.minNativeZoom = extent.zooms[0];
+          layer.options.maxNativeZoom = extent.zooms[1];
+          layer.options.minZoom = Math.max(0, extent.zooms[0] - 2);
+        }
+      });
+    };
     const entry = addOverlay(state, spec.id, () => pick(spec.title), layer, {
       visible: spec.visible,
       disabledReason: hidden ? t("needs_key") : null,
       onShow: () => {
-        if (spec.prepare) api(spec.prepare).catch((err) => toast(`${pick(spec.title)}: ${err.message}`));
-        renderLegend(state);
+        prepared
+          .then(() => {
+            layer.redraw();
+            entry.legendReady = true;
+            renderLegend(state);
+          })
+          .catch((err) => toast(`${pick(spec.title)}: ${err.message}`));
       },
     });
     entry.legendUrl = spec.legend;
