@@ -216,5 +216,6 @@ def test_parking_and_taxi_layers_show_their_objects(
         ("urn:ngsi-ld:ParkingSpot:test-1", "free")
     ]
     assert bays[0]["geometry"]["coordinates"] == [127.108, 37.366]
+    assert bays[0]["properties"]["datastream_id"] is None  # no occupancy sensor given
     taxi = client.get("/api/v1/taxi/map.geojson", headers=auth(keys["viewer"])).json()
     assert taxi == {"type": "FeatureCollection", "features": []}

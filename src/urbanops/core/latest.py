@@ -70,6 +70,23 @@ def parse_bbox(text: str) -> tuple[float, float, float, float]:
     return x0, y0, x1, y1
 
 
+def property_condition(column: Any, observed_property: str) -> Any:
+    """``column`` (an ObservedProperty id) names ``observed_property``: its name, or its id
+    as digits."""
+    if observed_property.isascii() and observed_property.isdigit():
+        return column == int(observed_property)
+    op = t.observed_properties
+    return column.in_(select(op.c.id).where(op.c.name == observed_property))
+
+
+def in_bbox(geometry: Any, bbox: tuple[float, float, float, float]) -> Any:
+    """``geometry`` (a stored geometry column) intersects the lon/lat box."""
+    x0, y0, x1, y1 = bbox
+    ring = [[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]
+    box = json.dumps({"type": "Polygon", "coordinates": [ring]})
+    return st_intersects(geometry, geom_from_geojson(box))
+
+
 def latest_json(
     conn: Connection,
     *,
@@ -110,24 +127,9 @@ def latest_json(
     if datastream_ids is not None:
         conds.append(_id_in(conn, d.c.id, datastream_ids))
     if observed_property is not None:
-        op = t.observed_properties
-        if observed_property.isascii() and observed_property.isdigit():
-            conds.append(d.c.observed_property_id == int(observed_property))
-        else:
-            conds.append(
-                d.c.observed_property_id.in_(select(op.c.id).where(op.c.name == observed_property))
-            )
+        conds.append(property_condition(d.c.observed_property_id, observed_property))
     if bbox is not None:
-        x0, y0, x1, y1 = bbox
-        box = json.dumps(
-            {
-                "type": "Polygon",
-                "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]],
-            }
-        )
-        loc_ids = select(t.locations.c.id).where(
-            st_intersects(t.locations.c.location, geom_from_geojson(box))
-        )
+        loc_ids = select(t.locations.c.id).where(in_bbox(t.locations.c.location, bbox))
         conds.append(
             d.c.thing_id.in_(
                 select(t.thing_locations.c.thing_id).where(

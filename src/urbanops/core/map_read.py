@@ -16,11 +16,10 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, literal_column, select, true
 
-from urbanops.core.latest import parse_bbox
+from urbanops.core.latest import in_bbox, parse_bbox, property_condition
 from urbanops.core.sensing.entities import DATASTREAM
 from urbanops.core.sensing.query import visibility
 from urbanops.storage import tables as t
-from urbanops.storage.types import geom_from_geojson, st_intersects
 
 __all__ = ["city_summary", "parse_bbox", "sensor_points"]
 
@@ -119,18 +118,9 @@ def sensor_points(
     x, y = _point_columns(conn)
     conds: list[Any] = []
     if observed_property is not None:
-        if observed_property.isascii() and observed_property.isdigit():
-            conds.append(d.c.observed_property_id == int(observed_property))
-        else:
-            conds.append(
-                d.c.observed_property_id.in_(select(op.c.id).where(op.c.name == observed_property))
-            )
+        conds.append(property_condition(d.c.observed_property_id, observed_property))
     if bbox is not None:
-        x0, y0, x1, y1 = bbox
-        box = json.dumps(
-            {"type": "Polygon", "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]]}
-        )
-        conds.append(st_intersects(loc.c.location, geom_from_geojson(box)))
+        conds.append(in_bbox(loc.c.location, bbox))
     if public_only:
         conds.append(visibility(DATASTREAM, d))
     unit = (

@@ -352,6 +352,29 @@ def test_list_cabs_by_state(taxi: TestClient, keys: dict[str, str], model: EtaMo
     assert taxi.get(f"{BASE}/vehicles", params={"state": "asleep"}, headers=view).status_code == 400
 
 
+def test_map_layer_shows_cabs_on_duty_and_waiting_riders(
+    taxi: TestClient, keys: dict[str, str], model: EtaModel
+) -> None:
+    _cab(taxi, keys, model, "M1", 100)
+    _cab(taxi, keys, model, "M2", 1400)
+    r = taxi.post(f"{BASE}/vehicles/M2/state", json={"state": "offline"},
+                  headers=auth(keys["operator"]))  # fmt: skip
+    assert r.status_code == 200
+    rid = _ride(taxi, keys, model, 110, 900)
+    done = _ride(taxi, keys, model, 120, 800)
+    taxi.post(f"{BASE}/requests/{done}/cancel", headers=auth(keys["operator"]))
+    assert taxi.get(f"{BASE}/map.geojson").status_code == 401
+    layer = taxi.get(f"{BASE}/map.geojson", headers=auth(keys["viewer"])).json()
+    props = [(f["properties"]["kind"], f["properties"]["id"], f["properties"]["state"])
+             for f in layer["features"]]  # fmt: skip
+    assert props == [("vehicle", "M1", "idle"), ("request", rid, "requested")]
+    assert layer["features"][0]["geometry"]["coordinates"] == list(_at(model, 100).values())
+    _dispatch(taxi, keys)
+    layer = taxi.get(f"{BASE}/map.geojson", headers=auth(keys["viewer"])).json()
+    states = {f["properties"]["kind"]: f["properties"]["state"] for f in layer["features"]}
+    assert states == {"vehicle": "en_route", "request": "matched"}
+
+
 def test_a_declined_ride_goes_at_once_to_another_cab_never_the_same(
     taxi: TestClient, keys: dict[str, str], model: EtaModel
 ) -> None:

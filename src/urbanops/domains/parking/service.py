@@ -227,6 +227,7 @@ def bays_geojson(conn: Connection) -> dict[str, Any]:
                 "status": b.status,
                 "site": b.site_id,
                 "tariff_krw_per_30min": b.tariff_krw_per_30min,
+                "datastream_id": b.datastream_id,  # its occupancy sensor, if it has one
             },
         }
         for b in conn.execute(select(parking_bays).order_by(parking_bays.c.id))

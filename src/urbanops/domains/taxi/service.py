@@ -283,45 +283,33 @@ def list_vehicles(conn: Connection, state: str | None = None) -> list[dict[str, 
     return [_vehicle_dict(r, rides.get(r.request_id)) for r in rows]
 
 
+def _point(lon: float, lat: float, **properties: Any) -> dict[str, Any]:
+    return {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [lon, lat]},
+        "properties": properties,
+    }
+
+
 def map_geojson(conn: Connection) -> dict[str, Any]:
     """Cabs on duty (by state) and riders waiting for or meeting a cab, as GeoJSON points."""
-    features: list[dict[str, Any]] = []
     cabs = select(taxi_vehicles).where(
         taxi_vehicles.c.state != "offline", taxi_vehicles.c.lon.is_not(None)
     )
-    for v in conn.execute(cabs.order_by(taxi_vehicles.c.id).limit(100_000)):
-        features.append(
-            {
-                "type": "Feature",
-                "geometry": {"type": "Point", "coordinates": [v.lon, v.lat]},
-                "properties": {
-                    "kind": "vehicle",
-                    "id": v.id,
-                    "state": v.state,
-                    "accessible": v.accessible,
-                    "position_at": format_optional(v.position_at),
-                },
-            }
-        )
+    features = [
+        _point(v.lon, v.lat, kind="vehicle", id=v.id, state=v.state, accessible=v.accessible,
+               position_at=format_optional(v.position_at))
+        for v in conn.execute(cabs.order_by(taxi_vehicles.c.id).limit(100_000))
+    ]  # fmt: skip
     waiting = select(taxi_requests).where(
         taxi_requests.c.status.in_(("requested", "matched", "arriving"))
     )
-    for r in conn.execute(waiting.order_by(taxi_requests.c.id).limit(100_000)):
-        features.append(
-            {
-                "type": "Feature",
-                "geometry": {"type": "Point", "coordinates": [r.pickup_lon, r.pickup_lat]},
-                "properties": {
-                    "kind": "request",
-                    "id": r.id,
-                    "state": r.status,
-                    "priority": r.priority,
-                    "wheelchair": r.wheelchair,
-                    "vehicle_id": r.vehicle_id,
-                    "requested_at": format_time(r.requested_at),
-                },
-            }
-        )
+    features += [
+        _point(r.pickup_lon, r.pickup_lat, kind="request", id=r.id, state=r.status,
+               priority=r.priority, wheelchair=r.wheelchair, vehicle_id=r.vehicle_id,
+               requested_at=format_time(r.requested_at))
+        for r in conn.execute(waiting.order_by(taxi_requests.c.id).limit(100_000))
+    ]  # fmt: skip
     return {"type": "FeatureCollection", "features": features}
 
 

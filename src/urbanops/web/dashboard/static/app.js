@@ -40,6 +40,7 @@ function selectView(view) {
 }
 state.selectView = selectView;
 state.focusAlert = (id) => focusAlert(state, id);
+state.reloadSensors = () => loadSensors(state);
 
 function wireTabs() {
   const tabs = [...document.querySelectorAll("#tabs [role=tab]")];
@@ -158,9 +159,7 @@ async function start() {
   setTimeout(() => refreshSummary(state).catch(() => {}), 10000); // a first rate soon
   every(30000, () => refreshSummary(state));
   every(60000, () => refreshHeat(state));
-  every(120000, async () => {
-    await loadSensors(state);
-  });
+  every(120000, () => state.reloadSensors());
   for (const entry of state.overlays.values()) {
     const refresh = entry.spec?.refresh_s;
     if (entry.spec?.kind === "features" && refresh > 0) {

@@ -518,6 +518,8 @@ export function showFeature(state, spec, feature) {
     .map(([k, v]) => `<tr><th scope="row">${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`)
     .join("");
   openDetails(state, `${pick(spec.title)} · ${title}`, `<table class="kv"><tbody>${rows}</tbody></table>`);
+  // a feature backed by a sensor (a parking bay's occupancy detector...): its recent readings
+  if (Number.isInteger(props.datastream_id)) chartDatastream(state, props.datastream_id);
 }
 
 /** The detail view of a domain layer: turn it on, fit it, and list its features. */
