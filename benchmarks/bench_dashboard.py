@@ -238,7 +238,7 @@ def pan_zoom(page: Any) -> dict[str, Any]:
 
 
 def reload_sensors(page: Any) -> dict[str, Any]:
-    """The periodic reload of every sensor (fetch, parse, index, redraw)."""
+    """The periodic refresh of every sensor's newest value (fetch, parse, redraw)."""
     page.evaluate("window.__longtasks = []")
     t0 = time.perf_counter()
     page.evaluate("() => window.__urbanops.reloadSensors()")
@@ -327,7 +327,7 @@ def main() -> None:
                             f"{base['over_200']} above 200 ms ({base['count']} above 50 ms)"
                         )
                         print(
-                            f"periodic reload of all sensors: {reload['reload_s']:.2f} s, longest "
+                            f"periodic refresh of every sensor's value: {reload['reload_s']:.2f} s, longest "
                             f"task {reload['longest_ms']:.0f} ms, {reload['over_200']} above 200 ms"
                         )
                 finally:

@@ -121,6 +121,9 @@ def test_map_sensors_in_columns_with_visibility(client: TestClient, keys: dict[s
     assert box["id"] == [private_ds]
     one = client.get("/api/v1/map/sensors?limit=1", headers=auth(keys["viewer"])).json()
     assert one["count"] == 1 and one["truncated"] is True
+    light = client.get("/api/v1/map/sensors?fields=value,time", headers=auth(keys["viewer"]))
+    assert set(light.json()) == {"count", "truncated", "properties", "id", "value", "time"}
+    assert light.json()["value"] == staff["value"]
     prop = client.get(
         "/api/v1/map/sensors?observed_property=pm25", headers=auth(keys["viewer"])
     ).json()
@@ -137,6 +140,9 @@ def test_map_sensors_bad_input(client: TestClient, keys: dict[str, str]) -> None
         "limit=0",
         "limit=-5",
         "limit=99999999999",
+        "fields=",
+        "fields=value,secret",
+        "fields=" + "x," * 100,
     ):
         r = client.get(f"/api/v1/map/sensors?{query}")
         assert r.status_code == 400, query

@@ -7,6 +7,7 @@ view are written to ``test-artifacts/dashboard/`` (or ``$URBANOPS_TEST_ARTIFACTS
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -187,6 +188,22 @@ def test_heat_map_tiles_and_legend(operator_page: Page) -> None:
     assert p.errors == []  # no request for a tile outside the map
 
 
+def test_new_readings_refresh_the_sensor_values(operator_page: Page, city: City) -> None:
+    p = operator_page
+    ds = p.js("window.__urbanops.sensors.id[0]")
+    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    r = city.api(
+        "POST",
+        "/sta/v1.1/Observations",
+        json={"Datastream": {"@iot.id": ds}, "phenomenonTime": now, "result": 41.25},
+    )
+    assert r.status_code == 201, r.text
+    p.page.evaluate("() => window.__urbanops.reloadSensors()")
+    assert p.js("window.__urbanops.sensors.value[0]") == 41.25
+    assert p.js("window.__urbanops.sensors.count") == 620  # same sensors: values only
+    assert p.errors == []
+
+
 def test_clicking_a_sensor_shows_its_chart(operator_page: Page) -> None:
     p = operator_page
     p.js("window.__urbanops.map.setView([window.__urbanops.sensors.lat[0], "
@@ -352,6 +369,36 @@ def test_wall_screen_and_keyboard(browser: Any, city: City) -> None:
         assert p.errors == []
     finally:
         p.close()
+
+
+def test_unreachable_tiles_fall_back_to_local_streets(browser: Any, tmp_path: Path) -> None:
+    streets = tmp_path / "streets.geojson"
+    lines = [
+        {"type": "Feature", "properties": {"name": n},
+         "geometry": {"type": "LineString", "coordinates": [[126.9 + d, 37.5], [127.0 + d, 37.6]]}}
+        for d, n in ((0.0, "Sejong-daero"), (0.02, "Jong-ro"))
+    ]  # fmt: skip
+    streets.write_text(json.dumps({"type": "FeatureCollection", "features": lines}))
+    env = {
+        "URBANOPS_DASHBOARD_TILE_URL": "http://127.0.0.1:9/{z}/{x}/{y}.png",  # nothing listens
+        "URBANOPS_DASHBOARD_STREETS": str(streets),
+        "URBANOPS_TAXI_BATCH_S": "0",
+    }
+    server = LiveServer(tmp_path / "var", env=env)
+    try:
+        p = Page(browser, server.url, key=None)
+        try:
+            p.page.wait_for_selector("#toast:not([hidden])", timeout=20_000)
+            assert "local data" in p.page.locator("#toast").inner_text()
+            assert p.page.get_by_label("Streets").is_checked()
+            assert p.js("window.__urbanops.offline") is True
+            # only the refused tiles failed
+            assert all("ERR_" in e or "Failed to load" in e for e in p.errors), p.errors
+            p.shot("offline-fallback")
+        finally:
+            p.close()
+    finally:
+        server.stop()
 
 
 def test_screenshots_kept() -> None:

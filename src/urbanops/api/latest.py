@@ -11,7 +11,7 @@ from urbanops import __version__
 from urbanops.api.deps import EngineDep, PrincipalDep, SettingsDep
 from urbanops.api.responses import json_response
 from urbanops.core.latest import latest_json, parse_bbox, parse_id_list
-from urbanops.core.map_read import city_summary, sensor_points
+from urbanops.core.map_read import city_summary, parse_fields, sensor_points
 from urbanops.core.zones import zones_geojson
 from urbanops.storage.engine import current_revision
 
@@ -72,6 +72,9 @@ def map_sensors(
         str | None, Query(max_length=255, description="ObservedProperty name or id")
     ] = None,
     limit: Annotated[int | None, Query(ge=1, le=2_000_000)] = None,
+    fields: Annotated[
+        str | None, Query(max_length=200, description="columns besides id, e.g. value,time")
+    ] = None,
 ) -> Response:
     """Positions and newest values of up to ``max_map_assets`` datastreams, one array per field.
 
@@ -86,6 +89,7 @@ def map_sensors(
             observed_property=observed_property,
             public_only=not (principal.can_read_all or settings.anonymous_read),
             limit=cap,
+            fields=parse_fields(fields) if fields is not None else None,
         )
     return json_response(body)
 

@@ -13,6 +13,7 @@ import {
   loadZones,
   rebuildSensorLayer,
   refreshDomainLayer,
+  refreshSensorValues,
   relabelOverlays,
   renderLegend,
   sensorAt,
@@ -40,7 +41,7 @@ function selectView(view) {
 }
 state.selectView = selectView;
 state.focusAlert = (id) => focusAlert(state, id);
-state.reloadSensors = () => loadSensors(state);
+state.reloadSensors = () => refreshSensorValues(state);
 
 function wireTabs() {
   const tabs = [...document.querySelectorAll("#tabs [role=tab]")];

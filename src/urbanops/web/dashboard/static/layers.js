@@ -22,12 +22,24 @@ export function createMap(state) {
   map.setView(config.center, config.zoom);
   state.map = map;
   state.canvas = L.canvas({ padding: 0.3 });
+  state.offline = !config.tile_url;
   if (config.tile_url) {
-    L.tileLayer(config.tile_url, {
+    const base = L.tileLayer(config.tile_url, {
       attribution: config.tile_attribution,
       maxZoom: 19,
       crossOrigin: true,
     }).addTo(map);
+    // No internet (or the tile server is down): fall back to the local basemap at once.
+    let failures = 0;
+    base.on("tileerror", () => {
+      failures += 1;
+      if (failures === 4 && !state.offline) {
+        map.removeLayer(base);
+        goOffline(state);
+        toast(t("tiles_unreachable"));
+      }
+    });
+    base.on("tileload", () => (failures = 0));
   }
   map.attributionControl.setPrefix("UrbanOps · Leaflet");
   state.overlays = new Map();
@@ -83,6 +95,14 @@ export function relabelOverlays(state) {
 
 // --- districts and streets ------------------------------------------------------------------
 
+/** Draw the local basemap: districts filled, local streets shown. */
+function goOffline(state) {
+  state.offline = true;
+  const zones = state.overlays.get("zones");
+  if (zones) zones.layer.setStyle({ fill: true, fillColor: "#eceff1", fillOpacity: 0.5 });
+  if (state.overlays.get("streets")) showOverlay(state, "streets", true);
+}
+
 export async function loadZones(state) {
   const data = await api("/api/v1/zones");
   state.zones = new Map();
@@ -92,7 +112,7 @@ export async function loadZones(state) {
   }
   const layer = L.geoJSON(data, {
     renderer: state.canvas,
-    style: { color: "#455a64", weight: 1.2, fill: !state.config.tile_url, fillColor: "#eceff1", fillOpacity: 0.5 },
+    style: { color: "#455a64", weight: 1.2, fill: state.offline, fillColor: "#eceff1", fillOpacity: state.offline ? 0.5 : 0.05 },
     onEachFeature: (f, l) => l.bindTooltip(() => zoneName(state, Number(f.id ?? f.properties.id)), { sticky: true }),
   });
   addOverlay(state, "zones", () => t("zones"), layer, { visible: true });
@@ -106,7 +126,7 @@ export async function loadZones(state) {
         interactive: false,
         style: { color: "#78909c", weight: 0.8, opacity: 0.8 },
       });
-      addOverlay(state, "streets", () => t("streets"), lines, { visible: !state.config.tile_url });
+      addOverlay(state, "streets", () => t("streets"), lines, { visible: state.offline });
     } catch (err) {
       console.warn("no local streets", err.message);
     }
@@ -168,6 +188,20 @@ export async function loadSensors(state) {
   select.value = keep && data.properties[keep] ? keep : "";
   rebuildSensorLayer(state);
   return data;
+}
+
+/**
+ * Refresh the newest values only (a third of the bytes, no re-indexing); a full reload when the
+ * set of sensors changed.
+ */
+export async function refreshSensorValues(state) {
+  const data = await api("/api/v1/map/sensors?fields=value,time");
+  const s = state.sensors;
+  if (data.count !== s.count || data.id.some((id, k) => id !== s.id[k])) return loadSensors(state);
+  s.value = data.value;
+  s.time = data.time;
+  rebuildSensorLayer(state);
+  return s;
 }
 
 function sensorColouring(state) {
