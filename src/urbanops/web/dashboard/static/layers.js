@@ -197,11 +197,13 @@ export async function loadSensors(state) {
 export async function refreshSensorValues(state) {
   const data = await api("/api/v1/map/sensors?fields=value,time");
   const s = state.sensors;
-  if (data.count !== s.count || data.id.some((id, k) => id !== s.id[k])) return loadSensors(state);
+  if (data.count !== s.count || data.id.some((id, k) => id !== s.id[k])) {
+    await loadSensors(state);
+    return;
+  }
   s.value = data.value;
   s.time = data.time;
   rebuildSensorLayer(state);
-  return s;
 }
 
 function sensorColouring(state) {
