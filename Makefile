@@ -61,6 +61,8 @@ bench: $(VENV)/.installed-dev services
 	$(BIN)/python benchmarks/bench_heat.py
 	$(BIN)/python benchmarks/bench_parking.py
 	$(BIN)/python benchmarks/bench_taxi.py
+	$(BIN)/python benchmarks/bench_civic.py
+	$(BIN)/python benchmarks/bench_dashboard.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
