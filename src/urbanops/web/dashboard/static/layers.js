@@ -113,7 +113,8 @@ export async function loadZones(state) {
   const layer = L.geoJSON(data, {
     renderer: state.canvas,
     style: { color: "#455a64", weight: 1.2, fill: state.offline, fillColor: "#eceff1", fillOpacity: state.offline ? 0.5 : 0.05 },
-    onEachFeature: (f, l) => l.bindTooltip(() => zoneName(state, Number(f.id ?? f.properties.id)), { sticky: true }),
+    onEachFeature: (f, l) =>
+      l.bindTooltip(() => escapeHtml(zoneName(state, Number(f.id ?? f.properties.id))), { sticky: true }),
   });
   addOverlay(state, "zones", () => t("zones"), layer, { visible: true });
   const bounds = layer.getBounds();
@@ -407,7 +408,7 @@ export function drawAlert(state, alert) {
     color: SEVERITY[alert.severity] || "#555",
     weight: 3,
     fillOpacity: alert.state === "acknowledged" ? 0.15 : 0.45,
-  }).bindTooltip(alert.message || "");
+  }).bindTooltip(escapeHtml(alert.message || "")); // Leaflet sets tooltips as HTML
   marker.on("click", () => state.focusAlert(alert.id));
   group.addLayer(marker);
   state.alertMarkers.set(alert.id, marker);
