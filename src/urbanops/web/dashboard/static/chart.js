@@ -79,5 +79,11 @@ export function drawSeries(canvas, times, values, { unit = "", timeZone, locale 
   ctx.beginPath();
   pts.forEach(([t, v], i) => (i ? ctx.lineTo(X(t), Y(v)) : ctx.moveTo(X(t), Y(v))));
   ctx.stroke();
+  // the newest reading as a dot (a lone reading would otherwise draw nothing)
+  const [tl, vl] = pts[pts.length - 1];
+  ctx.fillStyle = "#1f78b4";
+  ctx.beginPath();
+  ctx.arc(X(tl), Y(vl), 3.5, 0, 2 * Math.PI);
+  ctx.fill();
   return true;
 }

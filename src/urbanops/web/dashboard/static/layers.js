@@ -263,6 +263,7 @@ export function rebuildSensorLayer(state) {
     if (wasShown) state.map.removeLayer(entry.layer);
     entry.layer = layer;
     if (wasShown) layer.addTo(state.map);
+    entry.label.textContent = entry.title(); // the count may have changed
   } else {
     addOverlay(state, "sensors", () => `${t("sensors")} (${state.sensors.count.toLocaleString()})`, layer);
   }
