@@ -123,7 +123,7 @@ def operator_page(browser: Any, city: City) -> Iterator[Page]:
     page.close()
 
 
-def test_map_and_indicators_render_without_errors(operator_page: Page) -> None:
+def test_map_and_indicators_render_without_errors(operator_page: Page, city: City) -> None:
     p = operator_page
     p.page.wait_for_timeout(1000)
     assert p.js("window.__urbanops.sensors.count") == 620  # 200 demo stations' datastreams
@@ -135,7 +135,10 @@ def test_map_and_indicators_render_without_errors(operator_page: Page) -> None:
     assert "620 data streams" in p.page.locator("[data-tile=sensors]").inner_text()
     heat = p.page.locator("#heat-districts li")
     heat.first.wait_for()
-    assert heat.count() == 25  # Seoul's districts
+    # one line per district the latest day has readings for (of Seoul's 25; a one-day demo
+    # that starts after midnight may leave a district without readings yet)
+    districts = city.api("GET", "/api/v1/heat/advisories").json()["value"]
+    assert heat.count() == len(districts) >= 20
     assert p.page.locator("#who").inner_text() == "Signed in: operator"
     p.shot("indicators")
     assert p.errors == []
