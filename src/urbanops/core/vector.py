@@ -81,12 +81,17 @@ def read_layer(
         try:
             shapes.append(wkb.loads(bytes(g)) if g is not None else None)
         except Exception as exc:  # GEOS rejects some malformed geometries outright
-            raise error(
-                f"{path.name}: feature {i} has a geometry that cannot be read "
-                f"({short_reason(exc)})",
-                field=what,
-            ) from None
+            raise _unreadable_geometry(error, path, i, exc, what) from None
     return shapes, rows, crs
+
+
+def _unreadable_geometry(
+    error: type[ValidationError], path: Path, i: int, exc: Exception, what: str
+) -> ValidationError:
+    return error(
+        f"{path.name}: feature {i} has a geometry that cannot be read ({short_reason(exc)})",
+        field=what,
+    )
 
 
 _GEOMETRY_TYPES = {
@@ -146,11 +151,7 @@ def _read_geojson(
                 raise ValueError("unknown geometry type")
             shapes.append(shape(geometry))
         except Exception as exc:  # shapely and GEOS reject malformed coordinates in many ways
-            raise error(
-                f"{path.name}: feature {i} has a geometry that cannot be read "
-                f"({short_reason(exc)})",
-                field=what,
-            ) from None
+            raise _unreadable_geometry(error, path, i, exc, what) from None
     return shapes, rows, crs
 
 
