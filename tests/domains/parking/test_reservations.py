@@ -19,10 +19,14 @@ WEEKDAY_BAY = "urn:ngsi-ld:ParkingSpot:ydp-099"
 API = "/api/v1/parking"
 
 
+# One base for the whole module: computing it per call let two calls meant to be the same
+# instant fall either side of a minute boundary (a retried request then differed from the first).
+BASE = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=2)
+
+
 def at(hours: float) -> str:
-    """An instant ``hours`` from now (rounded to the minute), ISO 8601 with offset."""
-    base = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=2)
-    return (base + timedelta(hours=hours)).isoformat()
+    """An instant ``hours`` after the module's base (two days ahead), ISO 8601 with offset."""
+    return (BASE + timedelta(hours=hours)).isoformat()
 
 
 @pytest.fixture
