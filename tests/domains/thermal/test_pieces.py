@@ -102,7 +102,7 @@ def test_a_spot_smaller_than_heat_from_depth_can_make_scores_low() -> None:
             distance_m=0.1,
             depth_m=1.2,
             alignment_deg=None,
-            near_known=False,
+            known="",
             params=params,
         )[1]
     assert scores["leak"] >= params.finding_score > scores["cover"]

@@ -44,7 +44,7 @@ def classify(
     distance_m: float | None,
     depth_m: float,
     alignment_deg: float | None,
-    near_known: bool,
+    known: str,
     params: InspectParams,
 ) -> tuple[str, float, str, list[str]]:
     """(kind, score, severity, reasons) of one blob."""
@@ -67,13 +67,15 @@ def classify(
         * (0.3 + 0.7 * size)
     )
     kind = "leak"
-    if near_known:
+    if known == "on":  # a registered feature whose lid the image does not show clearly
         if half_area_m2 <= params.known_max_area_m2:
             kind = "other"
             reasons.append("on a known warm feature")
         else:  # larger than the feature itself: heat around a chamber is worth a look
             score *= 0.8
             reasons.append("around a known warm feature")
+    elif known == "beside":
+        reasons.append("beside a known warm feature (its own warmth taken out)")
     if blob.sharpness_per_m > params.sharp_per_m:
         kind = "other"
         reasons.append(f"sharp edges ({blob.sharpness_per_m:.1f}/m): an object on the surface")

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from urbanops.domains.thermal.known import KnownFeature, remove_known
 from urbanops.domains.thermal.models import Crop, InspectParams
 
 
@@ -45,6 +46,10 @@ class Blob:
     half_area_px: int  # pixels at least half the peak excess: the spot's size, whatever its heat
     bbox: tuple[int, int, int, int]  # global row0, col0, row1, col1
     crop: Crop | None = None  # the thermal picture around it, for the report
+    #: Near a registered warm feature: "" (none), "on" (one whose lid was not found in the
+    #: image, so the blob may be the feature itself) or "beside" (one whose lid was taken out
+    #: of the residual: the blob is heat beyond it). See ``known``.
+    known: str = ""
 
 
 def _filled(temp: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -211,6 +216,7 @@ def find_blobs(
     origin: tuple[int, int] = (0, 0),
     core: tuple[int, int, int, int] | None = None,
     directions_deg: list[float] = (),  # type: ignore[assignment]
+    known: list[KnownFeature] | None = None,
 ) -> list[Blob]:
     """Candidate blobs of one tile.
 
@@ -231,10 +237,15 @@ def find_blobs(
         (tiles overlap by a halo so that each blob is seen whole by exactly one tile).
     directions_deg
         Directions of the pipes in the tile (deg, counter-clockwise from east, north up).
+    known
+        Registered warm features in the tile (working pixels): their lids are taken out of the
+        residual (see ``known.remove_known``).
     """
     import cv2
 
     smooth, res, spread = residual_and_spread(temp, valid, px_m, params, directions_deg)
+    if known:
+        remove_known(res, known, px_m, params, valid)
     z = res / spread
     mask = valid & (corridor > 0) & (res > params.detect_excess_c) & (z > params.detect_z)
     if not mask.any():
@@ -256,11 +267,26 @@ def find_blobs(
                 core[0] <= blob.row < core[2] and core[1] <= blob.col < core[3]
             ):
                 continue
+            if known:
+                blob.known = _near_known(blob, known, px_m, params)
             blob.row += origin[0]
             blob.col += origin[1]
             b0, b1, b2, b3 = blob.bbox
             blob.bbox = (b0 + origin[0], b1 + origin[1], b2 + origin[0], b3 + origin[1])
             out.append(blob)
+    return out
+
+
+def _near_known(blob: Blob, known: list[KnownFeature], px_m: float, params: InspectParams) -> str:
+    """ "on" when the blob's peak is within ``known_radius_m`` of a registered feature whose lid
+    was not found, else "beside" when it is that near one whose lid was taken out, else ""."""
+    out = ""
+    for feat in known:
+        reach = params.known_radius_m / px_m + (feat.radius_px - params.known_search_m / px_m)
+        if math.hypot(blob.row - feat.row, blob.col - feat.col) <= max(reach, 1.0):
+            if not feat.removed:
+                return "on"
+            out = "beside"
     return out
 
 

@@ -39,6 +39,7 @@ from urbanops.domains.thermal.io import (
     to_celsius,
     work_to_mosaic,
 )
+from urbanops.domains.thermal.known import KnownFeature
 from urbanops.domains.thermal.models import Crop, Finding, InspectParams, Pipe
 
 #: Margin around a blob in its report crop.
@@ -62,6 +63,9 @@ class TileTask:
     params: InspectParams
     baseline_c: float | None = None
     directions_deg: list[float] = field(default_factory=list)
+    #: Registered warm features near the tile: rows of (row, col, search radius), global
+    #: mosaic pixels (continuous: a pixel's centre is at index + 0.5).
+    known: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
     factor: int = 1  # mosaic pixels per working pixel (see InspectParams.work_px_m)
     overview_factor: int = 0  # mosaic pixels per overview pixel (0: no overview)
 
@@ -150,6 +154,10 @@ def run_tile(task: TileTask) -> TileResult:
         else np.zeros(temp.shape, dtype=np.int32)
     )
     core = tuple(v // f for v in task.core)
+    known = [
+        KnownFeature((r - task.row0) / f - 0.5, (c - task.col0) / f - 0.5, rad / f)
+        for r, c, rad in task.known
+    ]
     blobs = (
         find_blobs(
             temp,
@@ -159,6 +167,7 @@ def run_tile(task: TileTask) -> TileResult:
             task.params,
             core=core,  # type: ignore[arg-type]
             directions_deg=task.directions_deg,
+            known=known,
         )
         if valid.any()
         else []
@@ -274,12 +283,18 @@ def _tiles(info: MosaicInfo, params: InspectParams) -> tuple[int, list[tuple[int
 
 
 def plan(
-    info: MosaicInfo, pipes: list[Pipe], params: InspectParams, *, baseline_c: float | None = None
+    info: MosaicInfo,
+    pipes: list[Pipe],
+    params: InspectParams,
+    *,
+    baseline_c: float | None = None,
+    known: list[BaseGeometry] = (),  # type: ignore[assignment]
 ) -> tuple[list[TileTask], list[int]]:
     """Tile tasks for the tiles that touch a corridor, and per pipe its number of coverage
     samples."""
     to_mosaic = work_to_mosaic(info)
     inv = ~info.affine
+    known_px = _known_pixels(known, info, params, to_mosaic)
     half_widths = [params.corridor_half_width_m(p.depth_m, p.diameter_m) for p in pipes]
     corridors: list[BaseGeometry] = []
     for p, hw in zip(pipes, half_widths, strict=True):
@@ -322,6 +337,8 @@ def plan(
         r_, c_ = all_samples[:, 1], all_samples[:, 2]
         inside = (r_ >= r0) & (r_ < r1) & (c_ >= c0) & (c_ < c1)
         samples = all_samples[inside]
+        kr, kc, krad = known_px[:, 0], known_px[:, 1], known_px[:, 2]
+        mine = (kr + krad >= wr0) & (kr - krad < wr1) & (kc + krad >= wc0) & (kc - krad < wc1)
         clipped = [corridors[i].intersection(window_box) for i in hits]
         tasks.append(
             TileTask(
@@ -336,6 +353,7 @@ def plan(
                     [axes[i] for i in hits], window_box, info.transform[4] < 0
                 ),
                 samples=samples,
+                known=known_px[mine],
                 params=params,
                 baseline_c=baseline_c,
                 factor=factor,
@@ -343,6 +361,27 @@ def plan(
             )
         )
     return tasks, n_samples
+
+
+def _known_pixels(
+    known: list[BaseGeometry], info: MosaicInfo, params: InspectParams, to_mosaic: Any
+) -> np.ndarray:
+    """Known features as rows of (row, col, search radius) in global mosaic pixels: a point
+    searched within ``known_search_m``, a polygon or line from its centre as far as its
+    outline reaches and half a metre more."""
+    inv = ~info.affine
+    rows = []
+    for g in known:
+        centre = g.centroid if not g.is_empty else None
+        if centre is None or centre.is_empty:
+            continue
+        coords = shapely.get_coordinates(g)
+        reach = float(np.max(np.hypot(coords[:, 0] - centre.x, coords[:, 1] - centre.y)))
+        radius_m = max(params.known_search_m, reach + 0.5)
+        x, y = (centre.x, centre.y) if to_mosaic is None else to_mosaic(centre.x, centre.y)
+        col, row = inv @ (x, y)
+        rows.append((row, col, radius_m / info.px_m))
+    return np.array(rows, dtype=np.float64).reshape(-1, 3)
 
 
 def _directions(lines: list[BaseGeometry], window: BaseGeometry, north_up: bool) -> list[float]:
@@ -428,7 +467,7 @@ def inspect(
     known = read_known(exclude, info) if exclude is not None else []
     if progress:
         progress(0.0, f"{len(pipes)} pipes, {info.megapixels:.1f} megapixels")
-    tasks, n_samples = plan(info, pipes, params, baseline_c=baseline_c)
+    tasks, n_samples = plan(info, pipes, params, baseline_c=baseline_c, known=known)
     results = _execute(tasks, progress, dask_address)
     blobs = [b for r in results for b in r.blobs]
     covered = [0] * len(pipes)
@@ -439,7 +478,7 @@ def inspect(
         raise ThermalInputError(
             f"{mosaic.name}: every tile over the pipes is nodata", field="mosaic"
         )
-    findings, candidates = _classify_all(blobs, info, pipes, known, params)
+    findings, candidates = _classify_all(blobs, info, pipes, params)
     to_work = _pixel_to_work(info)
     baseline = []
     for r in results:
@@ -493,7 +532,6 @@ def _classify_all(
     blobs: list[Blob],
     info: MosaicInfo,
     pipes: list[Pipe],
-    known: list[BaseGeometry],
     params: InspectParams,
 ) -> tuple[list[Finding], list[Finding]]:
     """Place, relate to the nearest pipe and classify every blob (geometry in array passes)."""
@@ -510,10 +548,6 @@ def _classify_all(
     xs, ys = np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)
     lons, lats = to_lonlat.transform(xs, ys)
     here = shapely.points(xs, ys)
-    near_known = np.zeros(n, dtype=bool)
-    if known and n:
-        known_tree = STRtree([g.buffer(params.known_radius_m) for g in known])
-        near_known[known_tree.query(here, predicate="intersects")[0]] = True
     idx = dist = align = None
     if pipes and n:
         # The nearest pipe (where corridors overlap, at crossings, the raster holds only one).
@@ -544,7 +578,7 @@ def _classify_all(
             distance_m=d_k,
             depth_m=depth,
             alignment_deg=a_k,
-            near_known=bool(near_known[k]),
+            known=b.known,
             params=params,
         )
         items.append(

@@ -59,7 +59,15 @@ class InspectParams:
     #: A warm strip at least this long and this many times longer than wide is an insulation fault.
     insulation_min_length_m: float = 5.0
     insulation_min_elongation: float = 3.0
-    #: Known warm features (chambers, manholes) suppress candidates this close.
+    #: A registered warm feature's lid is looked for within this distance of its position
+    #: (polygons: of their centre, at least as far as their outline reaches), its warmest
+    #: pixel within ``known_seed_m``; it is taken out of the residual when its step is at least
+    #: ``known_min_step_c``, modelled over ``known_margin_m`` around it (see ``known``).
+    known_search_m: float = 2.2
+    known_seed_m: float = 0.8
+    known_min_step_c: float = 0.5
+    known_margin_m: float = 0.6
+    #: Known warm features whose lid is not found in the image suppress candidates this close.
     known_radius_m: float = 1.5
     #: ... unless their half-warm area is larger than this (warm ground around a chamber is
     #: still reported).
