@@ -14,7 +14,8 @@ leaks. Instead, for each known feature:
 2. on a band either side of the footprint's edge the residual is modelled as
    ``step x B + quadratic(x, y)``, with ``B`` the footprint's indicator blurred as the working
    grid blurs an edge (three blurs tried), and the quadratic standing for the smooth field
-   beneath (the ground, and the rounded top of a leak's spot); least squares gives the step;
+   beneath (the ground, and the rounded top of a leak's spot; a plane beside a footprint too
+   small for a quadratic not to take the cover itself); least squares gives the step;
 3. ``step x B`` is subtracted. What a leak adds stays, with its shape and most of its peak: on
    a hand-made lid 5 deg C warm, a 3 deg C leak 1.1 m down keeps 2.1-2.6 deg C of excess beside
    or under it (2.8 on open ground), and the lid alone leaves nothing to report
@@ -100,7 +101,7 @@ def _remove_one(
     sigma = max(0.5, params.smooth_sigma_m / px_m)
     band_px = params.known_margin_m / px_m
     best: tuple[float, float, np.ndarray] | None = None  # (rms, step, blurred footprint)
-    for frac in (0.3, 0.4, 0.5, 0.6, 0.7):
+    for frac in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9):
         level = base + frac * (top - base)
         warm = ((sub >= level) & disc).astype(np.uint8)
         _n, labels = cv2.connectedComponents(warm, connectivity=8)
@@ -117,7 +118,12 @@ def _remove_one(
         outside = cv2.distanceTransform((~comp).astype(np.uint8), cv2.DIST_L2, 3)
         band = (inside <= band_px) & (outside <= band_px)
         xs, ys = (xx[band] - feat.col) * px_m, (yy[band] - feat.row) * px_m
-        smooth = np.column_stack([np.ones_like(xs), xs, ys, xs * xs, xs * ys, ys * ys])
+        # A quadratic for the ground beneath a large footprint; beside a small one (a manhole
+        # cover) a quadratic over so small a patch would take the cover itself: a plane.
+        terms = [np.ones_like(xs), xs, ys]
+        if comp.sum() >= math.pi * band_px**2:
+            terms += [xs * xs, xs * ys, ys * ys]
+        smooth = np.column_stack(terms)
         target = sub[band].astype(np.float64)
         for blur in (sigma, 1.5 * sigma, 2.0 * sigma):  # the edge's blur is not known exactly
             blurred = cv2.GaussianBlur(comp.astype(np.float32), (0, 0), blur)

@@ -63,7 +63,7 @@ class InspectParams:
     #: (polygons: of their centre, at least as far as their outline reaches), its warmest
     #: pixel within ``known_seed_m``; it is taken out of the residual when its step is at least
     #: ``known_min_step_c``, modelled over ``known_margin_m`` around it (see ``known``).
-    known_search_m: float = 2.2
+    known_search_m: float = 3.0
     known_seed_m: float = 0.8
     known_min_step_c: float = 0.5
     known_margin_m: float = 0.6
