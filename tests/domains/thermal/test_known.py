@@ -69,15 +69,18 @@ def test_a_leak_under_or_beside_a_lid_is_found_as_a_leak(leak_at: tuple[float, f
     kind, score = _kind(best)
     assert (kind, best.known) == ("leak", "beside") and score >= PARAMS.finding_score
     # Most of the leak's 3 deg C is kept (alone on open ground it measures 2.8).
-    assert best.peak_excess_c >= 2.0
+    assert best.peak_excess_c >= 1.8
 
 
-def test_a_lid_away_from_its_registered_place_is_suppressed_as_before() -> None:
-    # The register puts the feature 1.2 m from the warm lid in the image: nothing warm where
-    # it is registered, so nothing is taken out, and the lid within known_radius_m of it is
-    # suppressed (it may be the feature itself).
-    feat = KnownFeature(80.0, 74.0, PARAMS.known_search_m / PX_M)
-    blobs = _blobs(_scene(lid_c=5.0, leak_c=0.0, leak_at=(0, 0)), [feat])
+def test_a_lid_at_the_nodata_edge_is_suppressed_as_before() -> None:
+    # Beside nodata the fit would see the fill, not the ground: nothing is taken out, and
+    # candidates on the registered feature are suppressed (they may be the feature itself).
+    feat = _feature()
+    valid = np.ones(SHAPE, bool)
+    valid[:, 92:] = False
+    temp = np.where(valid, _scene(lid_c=5.0, leak_c=0.0, leak_at=(0, 0)), np.nan)
+    corridor = np.ones(SHAPE, np.int32)
+    blobs = find_blobs(temp.astype(np.float32), valid, corridor, PX_M, PARAMS, known=[feat])
     assert not feat.removed
     on = [b for b in blobs if b.known == "on"]
     assert on and all(_kind(b)[0] == "other" for b in on)
