@@ -100,7 +100,10 @@ def _remove_one(
         return
     sigma = max(0.5, params.smooth_sigma_m / px_m)
     band_px = params.known_margin_m / px_m
-    best: tuple[float, float, np.ndarray] | None = None  # (rms, step, blurred footprint)
+    # The level whose footprint the model fits best (with a middling edge blur), then the blur
+    # that fits that footprint best (the exact blur is not known).
+    fits: list[tuple[float, np.ndarray, np.ndarray, np.ndarray]] = []  # rms, comp, band, smooth
+    seen: set[bytes] = set()
     for frac in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9):
         level = base + frac * (top - base)
         warm = ((sub >= level) & disc).astype(np.uint8)
@@ -111,6 +114,10 @@ def _remove_one(
         comp = labels == lab
         if (comp & (dist > rad - 1.0)).any():
             continue  # reaches the edge of the search disc: not a bounded object
+        key = np.packbits(comp).tobytes()
+        if key in seen:  # a lid's sharp edge gives the same footprint at several levels
+            continue
+        seen.add(key)
         # Fit on a band either side of the footprint's edge, where the step is seen: beneath
         # it the ground (and the rounded top of a leak's spot) is nearly quadratic across a
         # band this narrow.
@@ -124,17 +131,33 @@ def _remove_one(
         if comp.sum() >= math.pi * band_px**2:
             terms += [xs * xs, xs * ys, ys * ys]
         smooth = np.column_stack(terms)
-        target = sub[band].astype(np.float64)
-        for blur in (sigma, 1.5 * sigma, 2.0 * sigma):  # the edge's blur is not known exactly
-            blurred = cv2.GaussianBlur(comp.astype(np.float32), (0, 0), blur)
-            design = np.column_stack([blurred[band].astype(np.float64), smooth])
-            coef, *_ = np.linalg.lstsq(design, target, rcond=None)
-            rms = float(np.sqrt(np.mean((design @ coef - target) ** 2)))
-            if best is None or rms < best[0]:
-                best = (rms, float(coef[0]), blurred)
+        rms, _step, _b = _fit(sub, comp, band, smooth, 1.5 * sigma)
+        fits.append((rms, comp, band, smooth))
+    best: tuple[float, float, np.ndarray] | None = None  # (rms, step, blurred footprint)
+    if fits:
+        _rms, comp, band, smooth = min(fits, key=lambda f: f[0])
+        best = min(
+            (_fit(sub, comp, band, smooth, blur) for blur in (sigma, 1.5 * sigma, 2.0 * sigma)),
+            key=lambda f: f[0],
+        )
     if best is None or best[1] < params.known_min_step_c:
         return
     _sse, step, blurred = best
     sub -= np.float32(step) * blurred
     removed[r0:r1, c0:c1] |= blurred > 0.05
     feat.removed, feat.step_c = True, step
+
+
+def _fit(
+    sub: np.ndarray, comp: np.ndarray, band: np.ndarray, smooth: np.ndarray, blur: float
+) -> tuple[float, float, np.ndarray]:
+    """Least squares of ``step x blurred footprint + smooth terms`` on the band: (rms, step,
+    blurred footprint)."""
+    import cv2
+
+    blurred = cv2.GaussianBlur(comp.astype(np.float32), (0, 0), blur)
+    design = np.column_stack([blurred[band].astype(np.float64), smooth])
+    target = sub[band].astype(np.float64)
+    coef, *_ = np.linalg.lstsq(design, target, rcond=None)
+    rms = float(np.sqrt(np.mean((design @ coef - target) ** 2)))
+    return rms, float(coef[0]), blurred
