@@ -57,8 +57,12 @@ def quality(n: int, tmp: Path, sets: list[str]) -> None:
 def _quality_of(name: str, spec: synthetic.SceneSpec, seeds: range, tmp: Path) -> None:
     ours, naive = Score(), Score()
     t0 = time.perf_counter()
+    no_pipes = 0
     for seed in seeds:
         scene = synthetic.generate(seed, spec=spec, width_m=200, height_m=200)
+        if not scene.pipes:  # no street of this scene got a pipe: nothing to inspect
+            no_pipes += 1
+            continue
         paths = synthetic.write_scene(scene, tmp / f"s{seed}")
         truth = json.loads(paths["truth"].read_text())
         result = inspect(paths["mosaic"], paths["pipes"], exclude=paths["known"], baseline_c=3.0)
@@ -68,6 +72,7 @@ def _quality_of(name: str, spec: synthetic.SceneSpec, seeds: range, tmp: Path) -
         f"{name} scenes: {len(seeds)} (seeds {seeds.start}-{seeds.stop - 1}), "
         f"{ours.pipe_km:.1f} km of pipe, {ours.leaks} imaged leaks >= 1.5 deg C "
         f"({time.perf_counter() - t0:.0f} s)"
+        + (f"; {no_pipes} scenes without pipes skipped" if no_pipes else "")
     )
     print(
         f"  UrbanOps detector: leak recall {ours.recall:.3f} ({ours.found}/{ours.leaks}; "

@@ -27,7 +27,11 @@ def inspect_cmd(
     network: Annotated[Path, typer.Option("--network", help="Pipes: GeoJSON, GeoPackage, SHP")],
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the results")],
     exclude: Annotated[
-        Path | None, typer.Option("--exclude", help="Known warm features to suppress")
+        Path | None,
+        typer.Option(
+            "--exclude",
+            help="Known warm features (chambers, manholes): their own warmth is taken out",
+        ),
     ] = None,
     no_report: Annotated[bool, typer.Option("--no-report", help="Skip report.html")] = False,
     emissivity: Annotated[
