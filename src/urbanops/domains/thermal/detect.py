@@ -278,8 +278,9 @@ def find_blobs(
 
 
 def _near_known(blob: Blob, known: list[KnownFeature], px_m: float, params: InspectParams) -> str:
-    """ "on" when the blob's peak is within ``known_radius_m`` of a registered feature whose lid
-    was not found, else "beside" when it is that near one whose lid was taken out, else ""."""
+    """Which registered feature the blob is near: ``"on"`` when its peak is within
+    ``known_radius_m`` of one whose lid was not found, else ``"beside"`` when it is that near
+    one whose lid was taken out, else ``""``."""
     out = ""
     for feat in known:
         reach = params.known_radius_m / px_m + (feat.radius_px - params.known_search_m / px_m)

@@ -53,16 +53,11 @@ def remove_known(
     px_m: float,
     params: InspectParams,
     valid: np.ndarray | None = None,
-) -> np.ndarray:
-    """Subtract each known feature's warm footprint from ``res`` (in place).
-
-    Returns a boolean mask of the footprints removed (dilated by a pixel), and sets
-    ``removed``/``step_c`` on each feature.
-    """
-    removed = np.zeros(res.shape, dtype=bool)
+) -> None:
+    """Subtract each known feature's warm footprint from ``res`` (in place), and set
+    ``removed``/``step_c`` on each feature."""
     for feat in features:
-        _remove_one(res, feat, px_m, params, removed, valid)
-    return removed
+        _remove_one(res, feat, px_m, params, valid)
 
 
 def _remove_one(
@@ -70,7 +65,6 @@ def _remove_one(
     feat: KnownFeature,
     px_m: float,
     params: InspectParams,
-    removed: np.ndarray,
     valid: np.ndarray | None,
 ) -> None:
     import cv2
@@ -144,7 +138,6 @@ def _remove_one(
         return
     _sse, step, blurred = best
     sub -= np.float32(step) * blurred
-    removed[r0:r1, c0:c1] |= blurred > 0.05
     feat.removed, feat.step_c = True, step
 
 
