@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -116,7 +117,37 @@ def _lid_and_leak(scene: Any, s_m: float, *, leak_c: float) -> tuple[float, floa
     return lx, ly
 
 
-def test_inspection_finds_a_leak_beside_a_registered_chamber(tmp_path: Path) -> None:
+def _outlines_in_wgs84(scene: Any, path: Path) -> None:
+    """The register as polygons in longitude/latitude: the outline of each lid this test drew
+    (2.4 m x 1.6 m along the first pipe) and a 0.9 m square around each generated feature."""
+    from pyproj import Transformer
+
+    from urbanops.domains.thermal import synthetic
+
+    to_lonlat = Transformer.from_crs(synthetic.CRS, "EPSG:4326", always_xy=True)
+    pipe = scene.pipes[0]
+    ux, uy = (np.subtract(pipe.end, pipe.start)) / np.hypot(*np.subtract(pipe.end, pipe.start))
+    features = []
+    for k in scene.known:
+        if k.get("radius_m") == 0.8 and k["kind"] == "chamber" and k["excess_c"] == 5.0:
+            a, b = (1.2 * ux, 1.2 * uy), (-0.8 * uy, 0.8 * ux)  # half along, half across
+        else:
+            a, b = (0.45, 0.0), (0.0, 0.45)
+        ring = [(k["x"] + sa * a[0] + sb * b[0], k["y"] + sa * a[1] + sb * b[1])
+                for sa, sb in ((1, 1), (-1, 1), (-1, -1), (1, -1), (1, 1))]  # fmt: skip
+        lonlat = [
+            list(to_lonlat.transform(x + synthetic.ORIGIN_XY[0], y + synthetic.ORIGIN_XY[1]))
+            for x, y in ring
+        ]
+        features.append(
+            {"type": "Feature", "properties": {"kind": k["kind"]},
+             "geometry": {"type": "Polygon", "coordinates": [lonlat]}}
+        )  # fmt: skip
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+
+
+@pytest.mark.parametrize("register", ["points", "outlines in WGS84"])
+def test_inspection_finds_a_leak_beside_a_registered_chamber(tmp_path: Path, register: str) -> None:
     from urbanops.domains.thermal import synthetic
     from urbanops.domains.thermal.inspect import inspect
 
@@ -125,7 +156,10 @@ def test_inspection_finds_a_leak_beside_a_registered_chamber(tmp_path: Path) -> 
     length = float(np.hypot(*np.subtract(scene.pipes[0].end, scene.pipes[0].start)))
     leak_xy = _lid_and_leak(scene, length * 0.3, leak_c=3.0)
     quiet_xy = _lid_and_leak(scene, length * 0.7, leak_c=0.0)
+    quiet_lid = (scene.known[-1]["x"], scene.known[-1]["y"])
     paths = synthetic.write_scene(scene, tmp_path)
+    if register != "points":
+        _outlines_in_wgs84(scene, paths["known"])
     result = inspect(paths["mosaic"], paths["pipes"], exclude=paths["known"])
     to_world = synthetic.ORIGIN_XY
 
@@ -137,3 +171,6 @@ def test_inspection_finds_a_leak_beside_a_registered_chamber(tmp_path: Path) -> 
     assert [f.kind for f in found] == ["leak"], [(f.kind, f.reasons) for f in result.findings]
     assert found[0].delta_t_c >= 2.0  # most of its 3 deg C
     assert near(quiet_xy, 3.0) == []  # the lid alone is not a finding
+    # ... nor even a candidate: its warmth was taken out (unregistered, it is an `other`).
+    wx, wy = quiet_lid[0] + to_world[0], quiet_lid[1] + to_world[1]
+    assert not [c for c in result.candidates if np.hypot(c.x - wx, c.y - wy) <= 1.5]
