@@ -139,3 +139,25 @@ def test_compare_two_surveys(inspected: dict[str, Any], tmp_path: Path) -> None:
     assert len(report["unchanged"]) == len(fc["features"]) - 2
     bad = runner.invoke(app, ["thermal", "compare", str(old), str(tmp_path / "nowhere")])
     assert bad.exit_code == 1 and "not an inspection folder" in bad.output
+
+
+def test_known_features_that_cannot_be_placed_are_refused(
+    scene: dict[str, Any], tmp_path: Path
+) -> None:
+    """Known features are positioned in the image now (their lids are modelled): one with
+    coordinates outside any longitude and latitude is refused, as a pipe would be."""
+    p = scene["paths"]
+    bad = write_json(
+        tmp_path / "known.geojson",
+        {"type": "FeatureCollection", "features": [
+            {"type": "Feature", "properties": {},
+             "geometry": {"type": "Point", "coordinates": [999.0, 999.0]}}]},
+    )  # fmt: skip
+    result = runner.invoke(
+        app,
+        ["thermal", "inspect", str(p["mosaic"]), "--network", str(p["pipes"]),
+         "--exclude", str(bad), "--out", str(tmp_path / "out")],
+    )  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert "feature 0 cannot be placed" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "out" / "findings.geojson").exists()

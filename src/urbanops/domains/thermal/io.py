@@ -310,7 +310,17 @@ def read_known(path: Path, info: MosaicInfo) -> list[BaseGeometry]:
     to_work = Transformer.from_crs(
         crs or CRS.from_epsg(4326), _crs(info.work_crs_wkt), always_xy=True
     )
-    return [shp_transform(to_work.transform, g) for g in shapes if g is not None and not g.is_empty]
+    out = []
+    for i, g in enumerate(shapes):
+        if g is None or g.is_empty:
+            continue
+        placed = shp_transform(to_work.transform, g)
+        if not np.isfinite(np.asarray(placed.bounds)).all():
+            raise ThermalInputError(
+                f"{path.name}: feature {i} cannot be placed in the mosaic's CRS", field="exclude"
+            )
+        out.append(placed)
+    return out
 
 
 def mosaic_footprint(info: MosaicInfo) -> BaseGeometry:
