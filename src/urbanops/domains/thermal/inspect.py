@@ -98,10 +98,9 @@ def block_mean(temp: np.ndarray, f: int) -> np.ndarray:
     out = cv2.resize(temp, (ww, hh), interpolation=cv2.INTER_AREA)
     nan = np.isnan(out)
     if nan.any():
-        share = cv2.resize(
-            np.isfinite(temp).astype(np.float32), (ww, hh), interpolation=cv2.INTER_AREA
-        )  # 0 when no pixel of the block is valid
-        rows, cols = np.nonzero(nan & (share > 0))
+        # Only the blocks left NaN are gathered (a few per cent of a tile at the edge of the
+        # imaged area), not a validity mask of the whole tile.
+        rows, cols = np.nonzero(nan)
         offs = np.arange(f)
         block = temp[
             (rows[:, None, None] * f + offs[None, :, None]),
@@ -109,7 +108,8 @@ def block_mean(temp: np.ndarray, f: int) -> np.ndarray:
         ].reshape(rows.size, f * f)
         finite = np.isfinite(block)
         total = np.where(finite, block, np.float32(0)).sum(axis=1)
-        out[rows, cols] = total / np.maximum(finite.sum(axis=1), 1)
+        count = finite.sum(axis=1)
+        out[rows, cols] = np.where(count > 0, total / np.maximum(count, 1), np.nan)
     return out
 
 
