@@ -46,15 +46,20 @@ def classify(
     alignment_deg: float | None,
     known: str,
     params: InspectParams,
+    axis_scale_m: float | None = None,
 ) -> tuple[str, float, str, list[str]]:
-    """(kind, score, severity, reasons) of one blob."""
+    """(kind, score, severity, reasons) of one blob.
+
+    ``axis_scale_m`` is how fast the nearness term falls off with ``distance_m``: by default
+    the map's position error + 0.5 m; less for a pipe whose line lids in the image corrected.
+    """
     reasons: list[str] = []
     area_m2 = blob.area_px * px_m * px_m
     length_m, width_m = blob.length_px * px_m, max(blob.width_px * px_m, px_m)
     elongation = length_m / width_m
     excess = blob.peak_excess_c
     diffuse = max(0.0, 1.0 - blob.sharpness_per_m / params.sharp_per_m)
-    axis_scale = params.position_error_m + 0.5
+    axis_scale = params.position_error_m + 0.5 if axis_scale_m is None else axis_scale_m
     near_axis = 1.0 if distance_m is None else math.exp(-((distance_m / axis_scale) ** 2))
     # Heat from depth d spreads: the part of a leak's spot at least half as warm as its peak
     # covers about 1.84 d^2 (the point-source profile); a manhole cover or a lamp is smaller.

@@ -28,6 +28,7 @@ from shapely import STRtree
 from shapely.geometry import box
 from shapely.geometry.base import BaseGeometry
 
+from urbanops.domains.thermal.align import PipeOffset, corrected, pipe_offsets
 from urbanops.domains.thermal.classify import alignment, classify
 from urbanops.domains.thermal.detect import Blob, find_blobs, naive_blobs
 from urbanops.domains.thermal.io import (
@@ -78,6 +79,9 @@ class TileResult:
     valid_px: int
     baseline: list[tuple[float, float, float]] = field(default_factory=list)
     overview: tuple[int, int, np.ndarray] | None = None  # row0, col0 (overview px), thumbnail
+    #: Centres of the registered lids found in the image (global mosaic pixel coordinates,
+    #: continuous), for the features registered inside the tile's core.
+    lids: list[tuple[float, float]] = field(default_factory=list)
 
 
 def block_mean(temp: np.ndarray, f: int) -> np.ndarray:
@@ -173,6 +177,14 @@ def run_tile(task: TileTask) -> TileResult:
         if valid.any()
         else []
     )
+    lids = []
+    cr0, cc0, cr1, cc1 = task.core
+    for (r, c, _rad), feat in zip(task.known, known, strict=True):
+        in_core = cr0 <= r - task.row0 < cr1 and cc0 <= c - task.col0 < cc1
+        if in_core and feat.lid_row is not None and feat.lid_col is not None:
+            lids.append(
+                ((feat.lid_row + 0.5) * f + task.row0, (feat.lid_col + 0.5) * f + task.col0)
+            )
     half = (f - 1) / 2
     crop_pad = math.ceil(CROP_MARGIN_M / info.px_m)
     for b in blobs:  # back to mosaic pixels
@@ -220,7 +232,7 @@ def run_tile(task: TileTask) -> TileResult:
             (task.col0 + task.core[1]) // task.overview_factor,
             thumb,
         )
-    return TileResult(blobs, covered, int(valid.sum()) * f * f, baseline, overview)
+    return TileResult(blobs, covered, int(valid.sum()) * f * f, baseline, overview, lids)
 
 
 @dataclass
@@ -481,14 +493,15 @@ def inspect(
         raise ThermalInputError(
             f"{mosaic.name}: every tile over the pipes is nodata", field="mosaic"
         )
-    findings, candidates = _classify_all(blobs, info, pipes, params)
+    offsets = pipe_offsets(pipes, _lids_in_work(results, info), params)
+    findings, candidates = _classify_all(blobs, info, corrected(pipes, offsets), params)
     to_work = _pixel_to_work(info)
     baseline = []
     for r in results:
         for row, col, ex in r.baseline:
             x, y = to_work(row, col)
             baseline.append((x, y, ex))
-    coverage = _coverage(pipes, covered, n_samples)
+    coverage = _coverage(pipes, covered, n_samples, offsets)
     _f, big = factors(info, params)
     overview = np.full(
         (math.ceil(info.height / big), math.ceil(info.width / big)), np.nan, dtype=np.float32
@@ -512,6 +525,19 @@ def inspect(
         overview,
         big,
     )
+
+
+def _lids_in_work(results: list[TileResult], info: MosaicInfo) -> list[tuple[float, float]]:
+    """The lids found by the tiles, in the work CRS."""
+    rc = [rc for r in results for rc in r.lids]
+    if not rc:
+        return []
+    a = info.affine
+    xs, ys = a @ (np.array([c for _, c in rc]), np.array([r for r, _ in rc]))
+    mosaic_crs, work_crs = CRS.from_wkt(info.crs_wkt), CRS.from_wkt(info.work_crs_wkt)
+    if not mosaic_crs.equals(work_crs):
+        xs, ys = Transformer.from_crs(mosaic_crs, work_crs, always_xy=True).transform(xs, ys)
+    return [(float(x), float(y)) for x, y in zip(np.atleast_1d(xs), np.atleast_1d(ys), strict=True)]
 
 
 def _import_for_tiles() -> None:
@@ -590,6 +616,7 @@ def _classify_all(
             alignment_deg=a_k,
             known=b.known,
             params=params,
+            axis_scale_m=params.aligned_axis_m if pipe is not None and pipe.lids else None,
         )
         items.append(
             Finding(
@@ -629,10 +656,12 @@ def _classify_all(
     return findings, candidates
 
 
-def _coverage(pipes: list[Pipe], covered: list[int], n_samples: list[int]) -> dict[str, Any]:
+def _coverage(
+    pipes: list[Pipe], covered: list[int], n_samples: list[int], offsets: list[PipeOffset]
+) -> dict[str, Any]:
     per_pipe = []
     total = imaged = 0.0
-    for p, c, n in zip(pipes, covered, n_samples, strict=True):
+    for p, c, n, off in zip(pipes, covered, n_samples, offsets, strict=True):
         frac = min(1.0, c / n) if n else 0.0
         length = float(p.line.length)
         total += length
@@ -643,6 +672,10 @@ def _coverage(pipes: list[Pipe], covered: list[int], n_samples: list[int]) -> di
                 "length_m": round(length, 1),
                 "imaged_m": round(frac * length, 1),
                 "fraction": round(frac, 4),
+                # The map's error found from the lids on the pipe (positive: the pipe runs to
+                # the left of its mapped line, looking along it); 0 with no lid.
+                "map_offset_m": round(off.offset_m, 2),
+                "lids": off.lids,
             }
         )
     return {

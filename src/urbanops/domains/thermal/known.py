@@ -45,6 +45,10 @@ class KnownFeature:
     radius_px: float  # how far from the registered position its footprint may reach
     removed: bool = False  # its lid was found and taken out of the residual
     step_c: float = 0.0
+    #: Centre of the lid found in the image (tile-local working pixels): where the feature,
+    #: and so its pipe, really is (see ``align``).
+    lid_row: float | None = None
+    lid_col: float | None = None
 
 
 def remove_known(
@@ -139,6 +143,8 @@ def _remove_one(
     _sse, step, blurred = best
     sub -= np.float32(step) * blurred
     feat.removed, feat.step_c = True, step
+    rows, cols = np.nonzero(comp)
+    feat.lid_row, feat.lid_col = r0 + float(rows.mean()), c0 + float(cols.mean())
 
 
 def _fit(

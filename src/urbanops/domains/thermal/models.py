@@ -67,6 +67,12 @@ class InspectParams:
     known_seed_m: float = 0.8
     known_min_step_c: float = 0.5
     known_margin_m: float = 0.6
+    #: A lid found in the image this close to a mapped pipe (and not this close to another)
+    #: marks where that pipe really runs; see ``align``.
+    align_reach_m: float = 1.5
+    #: The score's nearness term falls off over this many metres from a pipe whose line rests
+    #: on lids found in the image (``position_error_m`` + 0.5 from a line as mapped).
+    aligned_axis_m: float = 0.75
     #: Known warm features whose lid is not found in the image suppress candidates this close.
     known_radius_m: float = 1.5
     #: ... unless their half-warm area is larger than this (warm ground around a chamber is
@@ -96,6 +102,8 @@ class Pipe:
     line: BaseGeometry
     depth_m: float | None = None
     diameter_m: float | None = None
+    #: Lids found on it that corrected its mapped line (see ``align``); 0: the line as mapped.
+    lids: int = 0
 
 
 @dataclass
