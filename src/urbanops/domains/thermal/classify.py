@@ -20,8 +20,9 @@ survey data is public). What separates a leak from the rest:
 
 The score in [0, 1] multiplies a logistic of the excess temperature (0.5 at ``excess_mid_c``),
 the diffuseness of the edges, the nearness to the axis (on the scale of the network's position
-error) and the half-warm area relative to ``1.84 d^2`` (0.5 at ``size_mid``). The constants were
-chosen on generated scenes of the TUNING ranges (seeds 50-249), never on the held-out ones.
+error, or of 0.75 m from a line corrected by the lids found on it, see ``align``) and the
+half-warm area relative to ``1.84 d^2`` (0.5 at ``size_mid``). The constants were chosen on
+generated scenes of the TUNING ranges (seeds 50-249), never on the held-out ones.
 Severity ranks by excess and size.
 """
 

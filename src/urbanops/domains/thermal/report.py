@@ -205,6 +205,8 @@ def write_report(result: Inspection, path: Path) -> Path:
     cards = []
     with_crop = [f for f in result.findings[:MAX_CROPS] if f.crop is not None]
     with ThreadPoolExecutor(2) as pool:  # PNG encoding releases the GIL
+        # The overview map (the largest PNG) is drawn while the crops are.
+        overview_job = pool.submit(_overview, result, pipes_px)
         pictures = dict(
             zip(
                 (id(f) for f in with_crop),
@@ -239,7 +241,7 @@ def write_report(result: Inspection, path: Path) -> Path:
                 "</div>"
             )
     kinds = ", ".join(f"{n} {k}" for k, n in sorted(s["by_kind"].items())) or "none"
-    overview, lo, hi = _overview(result, pipes_px)
+    overview, lo, hi = overview_job.result()
     body = f"""<!doctype html><html lang=en><head><meta charset=utf-8>
 <title>Thermal inspection - {html.escape(Path(result.info.path).name)}</title><style>{CSS}</style>
 </head><body><h1>Thermal inspection of district-heating pipes</h1>
