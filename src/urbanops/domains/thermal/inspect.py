@@ -13,7 +13,6 @@ from __future__ import annotations
 import itertools
 import math
 import os
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -475,8 +474,6 @@ def inspect(
     """
     params = params or InspectParams()
     t0 = time.perf_counter()
-    if not dask_address:  # the tiles' slowest import, loaded while the inputs are checked
-        threading.Thread(target=_import_for_tiles, daemon=True).start()
     info = open_mosaic(mosaic)
     pipes = read_network(network, info)
     known = read_known(exclude, info) if exclude is not None else []
@@ -538,13 +535,6 @@ def _lids_in_work(results: list[TileResult], info: MosaicInfo) -> list[tuple[flo
     if not mosaic_crs.equals(work_crs):
         xs, ys = Transformer.from_crs(mosaic_crs, work_crs, always_xy=True).transform(xs, ys)
     return [(float(x), float(y)) for x, y in zip(np.atleast_1d(xs), np.atleast_1d(ys), strict=True)]
-
-
-def _import_for_tiles() -> None:
-    """Import what the tile workers use and this process has not loaded yet: SciPy's image
-    module alone takes about a quarter of a second, which would otherwise be spent by the first
-    worker to split a blob while the other waits for its last tile."""
-    import scipy.ndimage  # noqa: F401
 
 
 def _pixel_to_work(info: MosaicInfo) -> Callable[[float, float], tuple[float, float]]:
