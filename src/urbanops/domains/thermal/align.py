@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import shapely
+from shapely import STRtree
 from shapely.geometry import Point
 
 from urbanops.domains.thermal.models import InspectParams, Pipe
@@ -46,14 +47,13 @@ def pipe_offsets(
     if not points or not pipes:
         return [PipeOffset(0.0, 0) for _ in pipes]
     lines = [p.line for p in pipes]
-    # Distance of every lid to every pipe (lids are few: tens per kilometre).
-    dist = np.array([[line.distance(pt) for pt in points] for line in lines])
+    # (lid, pipe) pairs within reach, from a spatial index: a city's survey has thousands of
+    # pipes and lids.
+    lid_idx, pipe_idx = STRtree(lines).query(points, predicate="dwithin", distance=reach)
+    pipes_near = np.bincount(lid_idx, minlength=len(points))
     for i, line in enumerate(lines):
-        mine = dist[i] <= reach
-        others = np.delete(dist, i, axis=0)
-        if len(others):
-            mine &= ~(others <= reach).any(axis=0)
-        sides = [_signed_offset(line, points[j]) for j in np.nonzero(mine)[0]]
+        mine = lid_idx[(pipe_idx == i) & (pipes_near[lid_idx] == 1)]
+        sides = [_signed_offset(line, points[j]) for j in sorted(set(mine.tolist()))]
         out.append(PipeOffset(float(np.median(sides)), len(sides)) if sides else PipeOffset(0.0, 0))
     return out
 
