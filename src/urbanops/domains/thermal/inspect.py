@@ -526,14 +526,11 @@ def inspect(
 
 def _lids_in_work(results: list[TileResult], info: MosaicInfo) -> list[tuple[float, float]]:
     """The lids found by the tiles, in the work CRS."""
-    rc = [rc for r in results for rc in r.lids]
-    if not rc:
+    rc = np.array([rc for r in results for rc in r.lids], dtype=np.float64).reshape(-1, 2)
+    if not len(rc):
         return []
-    a = info.affine
-    xs, ys = a @ (np.array([c for _, c in rc]), np.array([r for r, _ in rc]))
-    mosaic_crs, work_crs = CRS.from_wkt(info.crs_wkt), CRS.from_wkt(info.work_crs_wkt)
-    if not mosaic_crs.equals(work_crs):
-        xs, ys = Transformer.from_crs(mosaic_crs, work_crs, always_xy=True).transform(xs, ys)
+    # Continuous pixel coordinates; ``_pixel_to_work`` takes pixel indices (adds half a pixel).
+    xs, ys = _pixel_to_work(info)(rc[:, 0] - 0.5, rc[:, 1] - 0.5)
     return [(float(x), float(y)) for x, y in zip(np.atleast_1d(xs), np.atleast_1d(ys), strict=True)]
 
 
