@@ -91,3 +91,10 @@ def test_inspection_measures_distance_from_the_line_the_lids_show(tmp_path: Path
     found = [f for f in result.findings if np.hypot(f.x - wx, f.y - wy) <= 2.5]
     assert found and found[0].pipe_id == pipe.id
     assert found[0].distance_to_pipe_m is not None and found[0].distance_to_pipe_m < 0.45
+    # The report tells the inspector (and the map's keeper) which pipes run off their lines.
+    from urbanops.domains.thermal.report import write_report
+
+    page = write_report(result, tmp_path / "report.html").read_text()
+    assert "Network map corrections" in page
+    assert f"<tr><td class=l>{pipe.id}</td><td>{first['map_offset_m']:.2f}</td>" in page
+    assert "<td class=l>left</td>" in page

@@ -12,6 +12,7 @@ import functools
 import html
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import shapely
@@ -195,6 +196,28 @@ border:1px solid #ccc;padding:6px;page-break-inside:avoid;font-size:12px}
 """
 
 
+def _map_corrections(coverage: dict[str, Any]) -> str:
+    """The pipes whose mapped line the lids found on them moved (see ``align``), as a table."""
+    moved = [
+        p for p in coverage.get("pipes", []) if p.get("lids") and abs(p["map_offset_m"]) >= 0.1
+    ]
+    if not moved:
+        return ""
+    rows = "".join(
+        f"<tr><td class=l>{html.escape(str(p['pipe_id']))}</td>"
+        f"<td>{abs(p['map_offset_m']):.2f}</td>"
+        f"<td class=l>{'left' if p['map_offset_m'] > 0 else 'right'}</td><td>{p['lids']}</td></tr>"
+        for p in sorted(moved, key=lambda p: -abs(p["map_offset_m"]))
+    )
+    return (
+        "<h2>Network map corrections</h2><p>Registered chambers and manholes found in the image "
+        "lie off these pipes' mapped lines: the pipes run there (looking along each line as "
+        "drawn), and distances to them are measured from where they run.</p>"
+        "<table><tr><th>pipe</th><th>off its mapped line, m</th><th>side</th><th>lids</th></tr>"
+        f"{rows}</table>"
+    )
+
+
 def write_report(result: Inspection, path: Path) -> Path:
     """Write ``report.html`` for ``result``."""
     pipes_px = _pipes_in_mosaic(result)
@@ -254,6 +277,7 @@ candidates.geojson. Ranked by score; severity from the temperature excess and si
 in deg C. A finding is a place to look at, not a confirmed leak.</p>
 {overview}{_scale_bar(lo, hi)}
 <p>Grey: not imaged, or no pipe nearby (only tiles over the network are read).</p>
+{_map_corrections(cov)}
 <h2>Findings</h2><table><tr><th>#</th><th>id</th><th>kind</th><th>severity</th><th>score</th>
 <th>excess deg C</th><th>peak deg C</th><th>area m2</th><th>pipe</th><th>to pipe m</th>
 <th>lat, lon</th></tr>{"".join(rows)}</table>
