@@ -8,8 +8,9 @@ What is real and what is generated:
   that drives the temperature, humidity and rain.
 * **Generated** (seeded): per-sensor offsets and noise around that weather, PM2.5 with rush-hour
   peaks, street noise with a day/night cycle, drain water levels that follow the real rain through
-  a linear-reservoir response, and pedestrian counts with a daily profile. The week is shifted to
-  end now, so dashboards show live-looking data.
+  a linear-reservoir response, and pedestrian counts with a daily profile. The history ends now
+  and the recorded week is laid on Seoul's clock (its afternoons fall on afternoons), so
+  dashboards show live-looking data.
 
 Sensor kinds: 140 S-DoT environment stations (air temperature, humidity, PM2.5, noise; public),
 40 drain water-level gauges and 20 people counters (not public).
@@ -33,6 +34,7 @@ from urbanops.core.sensing.write import Writer
 from urbanops.storage import tables as t
 
 STEP_S = 600
+SEOUL_UTC_OFFSET_S = 9 * 3600  # KST, no daylight saving
 OM = "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Measurement"
 
 KINDS = {
@@ -91,16 +93,25 @@ def _data(name: str) -> Any:
     return resources.files("urbanops.demo").joinpath("data", name)
 
 
-def _weather(n_steps: int) -> dict[str, np.ndarray]:
+def _weather(times_s: np.ndarray) -> dict[str, np.ndarray]:
+    """The recorded week's weather at ``times_s`` (seconds since 1970, UTC), by Seoul's clock.
+
+    The week is laid on the calendar so that its midnights fall on Seoul's midnights: the
+    afternoon's heat comes in the afternoon whenever the demo is loaded (it used to start with
+    the week's first midnight at the demo's first step, so a demo loaded at 15:00 had its
+    coolest hours in the afternoon). The week repeats for longer demos.
+    """
     with _data("seoul_weather_week.csv").open(encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
+    if len(rows) % 24:
+        raise ValueError(f"seoul_weather_week.csv: {len(rows)} hours, not whole days")
     hourly = {
         k: np.array([float(r[k]) for r in rows])
         for k in ("temperature_degc", "humidity_pct", "rain_mm")
     }
     # Interpolate hourly values onto the 10-minute grid (rain is spread evenly over its hour).
     x_h = np.arange(len(rows)) * 3600.0
-    x = np.arange(n_steps) * STEP_S % (len(rows) * 3600.0)
+    x = (np.asarray(times_s, dtype=float) + SEOUL_UTC_OFFSET_S) % (len(rows) * 3600.0)
     out = {k: np.interp(x, x_h, v) for k, v in hourly.items() if k != "rain_mm"}
     out["rain_mm"] = hourly["rain_mm"][(x // 3600).astype(int)] * STEP_S / 3600.0
     return out
@@ -121,7 +132,7 @@ def series(
 ) -> np.ndarray:
     """Generated values of one datastream (see the module docstring for the models)."""
     n = len(times)
-    hour = (times / 3600.0 + 9) % 24  # local hour in Seoul (UTC+9)
+    hour = ((times + SEOUL_UTC_OFFSET_S) / 3600.0) % 24  # local hour in Seoul
     if var == "air_temperature":
         return np.round(wx["temperature_degc"] + rng.normal(0.4, 0.8) + _ar1(rng, n, 0.35), 2)
     if var == "relative_humidity":
@@ -185,7 +196,7 @@ def load_demo(
     start = end - timedelta(seconds=STEP_S * (n_steps - 1))
     rel = np.arange(n_steps) * float(STEP_S)
     times_abs = rel + (start - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds()
-    wx = _weather(n_steps)
+    wx = _weather(times_abs)
     stamps = [start + timedelta(seconds=STEP_S * i) for i in range(n_steps)]
 
     districts = json.loads(_data("seoul_districts.geojson").read_text(encoding="utf-8"))
