@@ -97,9 +97,8 @@ def _weather(times_s: np.ndarray) -> dict[str, np.ndarray]:
     """The recorded week's weather at ``times_s`` (seconds since 1970, UTC), by Seoul's clock.
 
     The week is laid on the calendar so that its midnights fall on Seoul's midnights: the
-    afternoon's heat comes in the afternoon whenever the demo is loaded (it used to start with
-    the week's first midnight at the demo's first step, so a demo loaded at 15:00 had its
-    coolest hours in the afternoon). The week repeats for longer demos.
+    afternoon's heat comes in the afternoon whenever the demo is loaded. The week repeats for
+    longer demos.
     """
     with _data("seoul_weather_week.csv").open(encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
